@@ -1,0 +1,115 @@
+"""The ``dpr`` command line: train and evaluate backbones (more subcommands join as layers land)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dpr_plugin.errors import DprError
+
+log = logging.getLogger("dpr")
+
+
+def _add_data_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "--dataset",
+        required=required,
+        help="'bundled' or FORMAT:DIR, FORMAT in ml-1m, ml-1m-tsv, movielens-csv, mind",
+    )
+    parser.add_argument("--min-user", type=int, default=0, help="k-core: min interactions per user")
+    parser.add_argument("--min-item", type=int, default=0, help="k-core: min interactions per item")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from dpr_plugin.data.sources import load_split
+    from dpr_plugin.models.backbone import BackboneConfig
+    from dpr_plugin.settings import build
+    from dpr_plugin.training.backbone_trainer import TrainConfig
+    from dpr_plugin.training.run import train_and_save
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    split = load_split(args.dataset, args.min_user, args.min_item)
+    model_cfg = build(
+        BackboneConfig, args, "model", kind=args.backbone, num_items=split.dataset.num_items
+    )
+    train_cfg = build(TrainConfig, args, "train")
+    data = {"spec": args.dataset, "min_user": args.min_user, "min_item": args.min_item}
+    _, summary = train_and_save(
+        split, model_cfg, train_cfg, Path(args.out), data, progress=not args.quiet
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from dpr_plugin.data.sources import load_split
+    from dpr_plugin.evaluation.full_ranking import evaluate_split
+    from dpr_plugin.evaluation.popularity import evaluate_popularity
+    from dpr_plugin.training.checkpoint import load_backbone
+
+    model, catalogue, config = load_backbone(Path(args.checkpoint))
+    data = config.get("dataset", {})
+    spec = args.dataset or data.get("spec")
+    min_user = args.min_user or int(data.get("min_user", 0))
+    min_item = args.min_item or int(data.get("min_item", 0))
+    split = load_split(spec, min_user, min_item)
+    if split.dataset.item_ids != catalogue.item_ids:
+        raise DprError(
+            f"--dataset: {spec} does not have the catalogue the checkpoint was trained on"
+        )
+    report = {stage: evaluate_split(model, split, stage) for stage in ("valid", "test")}
+    report["popularity_test"] = evaluate_popularity(split, "test")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dpr`` with every subcommand."""
+    from dpr_plugin.models.backbone import BACKBONES, BackboneConfig
+    from dpr_plugin.settings import add_arguments
+    from dpr_plugin.training.backbone_trainer import TrainConfig
+
+    parser = argparse.ArgumentParser(prog="dpr", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a backbone (stage 1) and evaluate it")
+    _add_data_flags(train)
+    train.add_argument("--backbone", choices=BACKBONES, default="sasrec")
+    train.add_argument("--out", required=True, help="checkpoint directory to write")
+    train.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_arguments(train, BackboneConfig, "model", skip=("kind", "num_items"))
+    add_arguments(train, TrainConfig, "train")
+    train.set_defaults(func=_cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="full-ranking evaluation of a checkpoint")
+    evaluate.add_argument("--checkpoint", required=True)
+    _add_data_flags(evaluate, required=False)
+    evaluate.set_defaults(func=_cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dpr`` command; errors of ours print one line and exit 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except DprError as exc:
+        print(f"dpr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The package's flat exception tree: one base class, one subclass per kind of failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DprError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class DataFormatError(DprError):
+    """A data file is malformed; the message names the file and, where known, the line.
+
+    Attributes:
+        path: The offending file.
+        line: 1-based line number, or ``None`` when the problem concerns the whole file.
+    """
+
+    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(DprError):
+    """A setting or a checkpoint configuration is invalid; the message names the field."""
+
+
+class CheckpointError(DprError):
+    """A checkpoint directory is missing, incomplete or inconsistent."""

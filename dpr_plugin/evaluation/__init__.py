@@ -1,0 +1,1 @@
+"""Evaluation: ranking metrics, full-ranking leave-one-out evaluation, steering tasks."""

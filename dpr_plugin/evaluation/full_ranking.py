@@ -1,0 +1,45 @@
+"""Full-ranking leave-one-out evaluation of a backbone: every item is a candidate."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.evaluation.metrics import summarize, target_ranks
+from dpr_plugin.models.backbone import SequentialBackbone
+from dpr_plugin.training.batches import left_pad
+
+
+@torch.no_grad()
+def user_vectors(
+    model: SequentialBackbone, histories: list[np.ndarray], batch_size: int = 512
+) -> torch.Tensor:
+    """User vectors ``[U, D]`` for the given histories (last ``max_len`` items each)."""
+    model.eval()
+    out = []
+    for start in range(0, len(histories), batch_size):
+        batch = left_pad(histories[start : start + batch_size], model.config.max_len)
+        out.append(model.user_vector(torch.from_numpy(batch)))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def evaluate_split(
+    model: SequentialBackbone,
+    split: LeaveOneOutSplit,
+    stage: str,
+    ks: tuple[int, ...] = (10, 20),
+    batch_size: int = 512,
+) -> dict[str, float]:
+    """NDCG@k and Recall@k of every user's ``stage`` target under full ranking.
+
+    History items are not removed from the ranking (see DESIGN.md, evaluation protocol).
+    """
+    users = user_vectors(model, split.history(stage), batch_size)  # [U, D]
+    targets = split.target(stage) - 1  # column index
+    ranks = []
+    for start in range(0, len(users), batch_size):
+        scores = model.score_all(users[start : start + batch_size]).numpy()  # [B, N]
+        ranks.append(target_ranks(scores, targets[start : start + batch_size]))
+    return summarize(np.concatenate(ranks), ks)

@@ -1,0 +1,115 @@
+"""The backbone interface: a left-padded item-id history → a user vector in the item space.
+
+Every backbone owns the item embedding table ``E`` (``[num_items + 1, D]``, row 0 = padding)
+and scores item ``i`` for a user as the dot product ``<h, E[i]>``. That table is what goes into
+the vector index, and ``h`` is what the steering head moves.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from dpr_plugin.errors import ConfigError
+
+BACKBONES = ("sasrec", "gru4rec")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """Hyperparameters of a backbone; stored as JSON next to the weights.
+
+    Attributes:
+        kind: ``sasrec`` or ``gru4rec``.
+        num_items: Number of real items; the embedding table has ``num_items + 1`` rows.
+        hidden_dim: D, the width of item embeddings and of the user vector.
+        max_len: L, the fixed history length; longer histories keep their last L items.
+        num_layers: Transformer blocks (SASRec) or stacked GRU layers (GRU4Rec).
+        num_heads: Attention heads (SASRec only); must divide ``hidden_dim``.
+        dropout: Dropout rate on embeddings and inside blocks.
+    """
+
+    kind: str
+    num_items: int
+    hidden_dim: int = 64
+    max_len: int = 200
+    num_layers: int = 2
+    num_heads: int = 1
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.kind not in BACKBONES:
+            raise ConfigError(f"kind: expected one of {', '.join(BACKBONES)}, got {self.kind!r}")
+        for name in ("num_items", "hidden_dim", "max_len", "num_layers", "num_heads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+        if self.hidden_dim % self.num_heads:
+            raise ConfigError(
+                f"num_heads: {self.num_heads} does not divide hidden_dim {self.hidden_dim}"
+            )
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> BackboneConfig:
+        """Inverse of ``to_dict``; unknown keys are a ConfigError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"backbone config: unknown field(s) {', '.join(unknown)}")
+        return cls(**data)  # type: ignore[arg-type]
+
+
+class SequentialBackbone(nn.Module, ABC):
+    """Common base of the backbones: owns the item table, defines scoring."""
+
+    def __init__(self, config: BackboneConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.item_embedding = nn.Embedding(config.num_items + 1, config.hidden_dim, padding_idx=0)
+        nn.init.normal_(self.item_embedding.weight, std=config.hidden_dim**-0.5)
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()
+
+    @abstractmethod
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        """Hidden state after each position of a left-padded history.
+
+        Args:
+            history: ``[B, T]`` int64 item ids, 0 = padding on the left, ``T <= max_len``.
+                Leading all-padding columns may be cut off: the result at real positions
+                does not depend on them.
+
+        Returns:
+            ``[B, T, D]``; row ``t`` is the user vector after seeing items ``0..t``.
+        """
+
+    def user_vector(self, history: torch.Tensor) -> torch.Tensor:
+        """User vector ``[B, D]``: the state after the most recent (right-most) item."""
+        return self.forward(history)[:, -1]
+
+    def item_vectors(self) -> torch.Tensor:
+        """Item table ``[num_items + 1, D]``; row 0 is the padding row (never recommended)."""
+        return self.item_embedding.weight
+
+    def score_all(self, user: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B, num_items]`` of every real item (column j = item j + 1)."""
+        return user @ self.item_embedding.weight[1:].T
+
+
+def build_backbone(config: BackboneConfig) -> SequentialBackbone:
+    """Instantiates the backbone named by ``config.kind``."""
+    if config.kind == "sasrec":
+        from dpr_plugin.models.sasrec import SASRec
+
+        return SASRec(config)
+    from dpr_plugin.models.gru4rec import GRU4Rec
+
+    return GRU4Rec(config)

@@ -1,0 +1,205 @@
+"""Stage 1 of DPR: train a backbone for next-item prediction (the warm-up), with early stopping.
+
+Loss: cross-entropy of the next item at every real position. ``full`` takes the softmax over
+the whole catalogue; ``sampled`` over the target plus ``negatives`` items drawn uniformly and
+shared by the batch (cheaper per step; compare both with the benchmark before relying on it).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
+from tqdm import tqdm
+
+from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.errors import ConfigError
+from dpr_plugin.evaluation.full_ranking import evaluate_split
+from dpr_plugin.models.backbone import SequentialBackbone
+from dpr_plugin.training.batches import batches, training_windows
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("full", "sampled")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of the backbone warm-up.
+
+    Attributes:
+        max_epochs: Upper bound on epochs; the cosine schedule spans this many.
+        batch_size: Training windows per step.
+        lr: Peak learning rate of AdamW (after linear warm-up).
+        weight_decay: AdamW decoupled weight decay.
+        warmup_steps: Steps of linear learning-rate warm-up.
+        min_lr_ratio: Final learning rate as a fraction of ``lr`` at the end of the cosine.
+        patience: Evaluations without a better validation NDCG@10 before stopping.
+        eval_every: Epochs between validation evaluations.
+        all_windows: Train on every window of long histories, not only the most recent one.
+        loss: ``full`` (softmax over all items) or ``sampled``.
+        negatives: Shared uniform negatives per step when ``loss == "sampled"``.
+        bf16: Run forward and backward under bfloat16 autocast (CPU with AVX512-BF16 / AMX).
+        time_budget_s: Stop after the first evaluation past this many seconds (None = no limit).
+        seed: Seed of torch and numpy generators.
+    """
+
+    max_epochs: int = 100
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.05
+    patience: int = 5
+    eval_every: int = 1
+    all_windows: bool = True
+    loss: str = "full"
+    negatives: int = 512
+    bf16: bool = False
+    time_budget_s: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss: expected one of {', '.join(LOSSES)}, got {self.loss!r}")
+        for name in ("max_epochs", "batch_size", "patience", "eval_every", "negatives"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr: must be > 0, got {self.lr}")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: the curve and the best validation figures."""
+
+    curve: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_valid: dict[str, float] = field(default_factory=dict)
+    epochs: int = 0
+    train_seconds: float = 0.0
+    stopped_because: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def _lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def next_item_loss(
+    model: SequentialBackbone,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    cfg: TrainConfig,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Mean cross-entropy of the next item over the real positions of a batch."""
+    states = model(inputs)  # [B, T, D]
+    real = targets > 0  # [B, T]
+    h = states[real]  # [M, D]
+    gold = targets[real]  # [M]
+    table = model.item_vectors()  # [N + 1, D]
+    if cfg.loss == "full":
+        logits = h @ table[1:].T  # [M, N]
+        return F.cross_entropy(logits.float(), gold - 1)
+    n = table.shape[0] - 1
+    neg = torch.randint(1, n + 1, (cfg.negatives,), generator=generator)  # [K]
+    pos_logit = (h * table[gold]).sum(-1, keepdim=True)  # [M, 1]
+    neg_logits = h @ table[neg].T  # [M, K]
+    neg_logits = neg_logits.masked_fill(neg.unsqueeze(0) == gold.unsqueeze(1), float("-inf"))
+    logits = torch.cat([pos_logit, neg_logits], dim=1).float()  # [M, 1 + K]
+    return F.cross_entropy(logits, torch.zeros(len(gold), dtype=torch.long))
+
+
+def train_backbone(
+    model: SequentialBackbone,
+    split: LeaveOneOutSplit,
+    cfg: TrainConfig,
+    progress: bool = True,
+) -> TrainResult:
+    """Trains ``model`` in place; at the end it holds the weights of the best validation epoch."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    windows = training_windows(split.train, model.config.max_len, cfg.all_windows)
+    steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.max_epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: _lr_factor(s, total_steps, cfg)
+    )
+    result = TrainResult()
+    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    best_score, waited, started = -1.0, 0, time.perf_counter()
+    for epoch in range(1, cfg.max_epochs + 1):
+        model.train()
+        losses = []
+        bar = tqdm(
+            batches(windows, cfg.batch_size, rng),
+            total=steps_per_epoch,
+            desc=f"{model.config.kind} epoch {epoch}",
+            disable=not progress,
+            leave=False,
+        )
+        for inputs, targets in bar:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss = next_item_loss(
+                    model, torch.from_numpy(inputs), torch.from_numpy(targets), cfg, generator
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        with torch.no_grad():
+            model.item_embedding.weight[0].zero_()
+        result.epochs = epoch
+        elapsed = time.perf_counter() - started
+        if epoch % cfg.eval_every and epoch != cfg.max_epochs:
+            continue
+        valid = evaluate_split(model, split, "valid")
+        point = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": elapsed, **valid}
+        result.curve.append(point)
+        log.info(
+            "%s epoch %d loss %.4f valid ndcg@10 %.4f (%.0fs)",
+            model.config.kind,
+            epoch,
+            point["loss"],
+            valid["ndcg@10"],
+            elapsed,
+        )
+        if progress:
+            tqdm.write(
+                f"{model.config.kind} epoch {epoch}: loss {point['loss']:.4f} "
+                f"valid ndcg@10 {valid['ndcg@10']:.4f} recall@10 {valid['recall@10']:.4f} "
+                f"[{elapsed:.0f}s]"
+            )
+        if valid["ndcg@10"] > best_score:
+            best_score, waited = valid["ndcg@10"], 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            result.best_epoch, result.best_valid = epoch, valid
+        else:
+            waited += 1
+        if waited >= cfg.patience:
+            result.stopped_because = f"no better validation NDCG@10 for {cfg.patience} evaluations"
+            break
+        if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
+            result.stopped_because = f"time budget of {cfg.time_budget_s:.0f}s reached"
+            break
+    else:
+        result.stopped_because = f"max_epochs {cfg.max_epochs} reached"
+    result.train_seconds = time.perf_counter() - started
+    model.load_state_dict(best_state)
+    return result

@@ -1,0 +1,59 @@
+"""Training windows and left-padded batches for next-item prediction at every position."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+
+def left_pad(histories: list[np.ndarray], length: int) -> np.ndarray:
+    """``[B, length]`` int64: each history's last ``length`` items, right-aligned, 0 on the left."""
+    out = np.zeros((len(histories), length), dtype=np.int64)
+    for row, hist in enumerate(histories):
+        tail = hist[-length:]
+        if len(tail):
+            out[row, length - len(tail) :] = tail
+    return out
+
+
+def training_windows(
+    sequences: list[np.ndarray], max_len: int, all_windows: bool
+) -> list[np.ndarray]:
+    """Cuts training sequences into windows of at most ``max_len + 1`` items.
+
+    Each window trains ``len - 1`` next-item predictions. With ``all_windows`` a long sequence
+    yields consecutive windows whose targets do not overlap, so every interaction is a target
+    once; otherwise only the most recent window is kept (the original SASRec recipe).
+    """
+    windows = []
+    for seq in sequences:
+        end = len(seq)
+        while end >= 2:
+            windows.append(seq[max(0, end - max_len - 1) : end])
+            if not all_windows:
+                break
+            end -= max_len
+    return windows
+
+
+def batches(
+    windows: list[np.ndarray], batch_size: int, rng: np.random.Generator, bucket: int = 50
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yields (inputs ``[B, T]``, targets ``[B, T]``) with 0 where there is nothing to predict.
+
+    Windows are shuffled, then sorted by length inside buckets of ``bucket`` batches so that
+    little padding is computed; ``T`` is the longest window of the batch minus one.
+    """
+    order = rng.permutation(len(windows))
+    chunk = batch_size * bucket
+    groups = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: len(windows[i]))
+        groups.extend(part[k : k + batch_size] for k in range(0, len(part), batch_size))
+    for g in rng.permutation(len(groups)):
+        members = [windows[i] for i in groups[g]]
+        t = max(len(w) for w in members) - 1
+        inputs = left_pad([w[:-1] for w in members], t)
+        targets = left_pad([w[1:] for w in members], t)
+        yield inputs, targets

@@ -1,0 +1,126 @@
+"""Checkpoints: a directory with ``config.json`` (model + training + data record),
+``items.json`` (the catalogue in internal-id order) and ``weights.pt`` (the state dict)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dpr_plugin.data.dataset import SequenceDataset
+from dpr_plugin.errors import CheckpointError, ConfigError
+from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone, build_backbone
+
+CONFIG_FILE = "config.json"
+ITEMS_FILE = "items.json"
+WEIGHTS_FILE = "weights.pt"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The item catalogue a model was trained on; position ``i - 1`` describes internal id ``i``."""
+
+    item_ids: list[str]
+    titles: list[str]
+    tags: list[list[str]]
+
+    @classmethod
+    def of(cls, dataset: SequenceDataset) -> Catalogue:
+        """The catalogue of a dataset."""
+        return cls(
+            list(dataset.item_ids), list(dataset.item_titles), [list(t) for t in dataset.item_tags]
+        )
+
+
+def save_backbone(
+    directory: Path,
+    model: SequentialBackbone,
+    catalogue: Catalogue,
+    extra: dict[str, object],
+) -> Path:
+    """Writes a checkpoint atomically (a temporary sibling directory renamed into place).
+
+    Args:
+        directory: Target directory; replaced if it exists.
+        model: The trained backbone.
+        catalogue: Items in internal-id order.
+        extra: More JSON-ready records (training config, dataset statistics, curve...).
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
+        (tmp / CONFIG_FILE).write_text(
+            json.dumps({"backbone": model.config.to_dict(), **extra}, indent=2) + "\n"
+        )
+        (tmp / ITEMS_FILE).write_text(
+            json.dumps(
+                {"item_ids": catalogue.item_ids, "titles": catalogue.titles, "tags": catalogue.tags}
+            )
+        )
+        old = directory.with_name(f".{directory.name}.old")
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (not a checkpoint directory?)")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
+
+
+def load_backbone(directory: Path) -> tuple[SequentialBackbone, Catalogue, dict[str, object]]:
+    """Reads a checkpoint written by ``save_backbone``.
+
+    Returns:
+        The model in eval mode, its catalogue and the whole ``config.json`` record.
+    """
+    directory = Path(directory)
+    config = _read_json(directory / CONFIG_FILE)
+    items = _read_json(directory / ITEMS_FILE)
+    if "backbone" not in config:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: field 'backbone' is missing")
+    try:
+        backbone_config = BackboneConfig.from_dict(config["backbone"])  # type: ignore[arg-type]
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: backbone: {exc}") from None
+    catalogue = Catalogue(items["item_ids"], items["titles"], items["tags"])  # type: ignore[arg-type]
+    if len(catalogue.item_ids) != backbone_config.num_items:
+        raise CheckpointError(
+            f"{directory}: {ITEMS_FILE} lists {len(catalogue.item_ids)} items, "
+            f"the model was built for num_items={backbone_config.num_items}"
+        )
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: missing")
+    model = build_backbone(backbone_config)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model.eval()
+    return model, catalogue, config
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (recorded in exported models as the source checkpoint hash)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

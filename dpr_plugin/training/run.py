@@ -1,0 +1,48 @@
+"""One backbone training run end to end: build, train, test, save checkpoint and curve."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.evaluation.full_ranking import evaluate_split
+from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone, build_backbone
+from dpr_plugin.training.backbone_trainer import TrainConfig, train_backbone
+from dpr_plugin.training.checkpoint import Catalogue, save_backbone
+from dpr_plugin.training.curves import plot_curve
+
+
+def train_and_save(
+    split: LeaveOneOutSplit,
+    model_cfg: BackboneConfig,
+    train_cfg: TrainConfig,
+    out: Path,
+    data_record: dict[str, object],
+    progress: bool = True,
+) -> tuple[SequentialBackbone, dict[str, object]]:
+    """Trains a backbone, evaluates it on the test targets, writes checkpoint + ``curve.png``.
+
+    Returns:
+        The trained model and a summary (epochs, seconds, best validation and test metrics).
+    """
+    model = build_backbone(model_cfg)
+    result = train_backbone(model, split, train_cfg, progress=progress)
+    test = evaluate_split(model, split, "test")
+    record = {
+        "dataset": {**data_record, **split.dataset.stats()},
+        "train": asdict(train_cfg),
+        "result": {**result.to_dict(), "test": test},
+    }
+    out = save_backbone(Path(out), model, Catalogue.of(split.dataset), record)
+    plot_curve(result.curve, f"{model_cfg.kind} on {split.dataset.name}", out / "curve.png")
+    summary = {
+        "checkpoint": str(out),
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "train_seconds": round(result.train_seconds, 1),
+        "valid": result.best_valid,
+        "test": test,
+        "stopped_because": result.stopped_because,
+    }
+    return model, summary

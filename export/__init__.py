@@ -1,0 +1,1 @@
+"""Export of trained checkpoints to ONNX files inside ``triton_models/``."""

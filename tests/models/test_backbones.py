@@ -1,0 +1,73 @@
+"""Properties every backbone must have: shapes, padding invariance, causality, scoring."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dpr_plugin.errors import ConfigError
+from dpr_plugin.models.backbone import BACKBONES, BackboneConfig, build_backbone
+
+# float32 reorderings of the same sums differ by ~1e-7 relative; 1e-5 leaves room.
+ATOL = 1e-5
+
+
+def _model(kind: str, max_len: int = 12) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_backbone(BackboneConfig(kind=kind, num_items=30, hidden_dim=16, max_len=max_len))
+    return model.eval()
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_backbone_user_vector_has_item_space_shape(kind: str) -> None:
+    model = _model(kind)
+    history = torch.randint(1, 31, (5, 12))
+    assert model.user_vector(history).shape == (5, 16)
+    assert model.score_all(model.user_vector(history)).shape == (5, 30)
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_backbone_ignores_leading_padding_when_columns_cut(kind: str) -> None:
+    model = _model(kind)
+    history = torch.tensor(
+        [[0, 0, 0, 0, 0, 0, 0, 5, 9, 2, 7, 3], [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 4, 8]]
+    )
+    full = model.user_vector(history)
+    cut = model.user_vector(history[:, 7:])
+    torch.testing.assert_close(full, cut, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_backbone_state_ignores_future_items(kind: str) -> None:
+    model = _model(kind)
+    a = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]])
+    b = a.clone()
+    b[0, -1] = 29
+    torch.testing.assert_close(model(a)[:, :-1], model(b)[:, :-1], atol=ATOL, rtol=0)
+    assert not torch.allclose(model(a)[:, -1], model(b)[:, -1])
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_backbone_output_is_finite_when_history_all_padding(kind: str) -> None:
+    model = _model(kind)
+    assert torch.isfinite(model.user_vector(torch.zeros(2, 12, dtype=torch.long))).all()
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("kind", {"kind": "bert4rec"}),
+        ("hidden_dim", {"hidden_dim": 0}),
+        ("dropout", {"dropout": 1.5}),
+        ("num_heads", {"hidden_dim": 10, "num_heads": 3}),
+    ],
+)
+def test_backbone_config_names_field_when_invalid(field: str, kwargs: dict[str, object]) -> None:
+    args = {"kind": "sasrec", "num_items": 5, **kwargs}
+    with pytest.raises(ConfigError, match=field):
+        BackboneConfig(**args)  # type: ignore[arg-type]
+
+
+def test_backbone_config_rejects_unknown_keys_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"unknown field.*layers"):
+        BackboneConfig.from_dict({"kind": "sasrec", "num_items": 3, "layers": 2})

@@ -1,0 +1,101 @@
+"""The ``dpr`` command line: train + evaluate on a small dataset, clean errors on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dpr_plugin.cli import main
+from tests.data.test_movielens import MOVIES_DAT
+
+
+def _ml1m_dir(tmp_path: Path) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "movies.dat").write_text(MOVIES_DAT, encoding="latin-1")
+    lines = []
+    for user in range(1, 21):
+        for step, movie in enumerate((1, 2, 3, 1, 2, 3)):
+            lines.append(f"{user}::{movie}::4::{100 * user + step}")
+    (tmp_path / "ratings.dat").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_cli_train_then_evaluate_writes_checkpoint_and_curve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _ml1m_dir(tmp_path / "data")
+    out = tmp_path / "ckpt"
+    code = main(
+        [
+            "train",
+            "--dataset",
+            f"ml-1m:{data}",
+            "--backbone",
+            "gru4rec",
+            "--out",
+            str(out),
+            "--hidden-dim",
+            "8",
+            "--max-len",
+            "5",
+            "--max-epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["epochs"] == 2
+    assert (out / "curve.png").stat().st_size > 0
+    assert json.loads((out / "config.json").read_text())["backbone"]["hidden_dim"] == 8
+    assert main(["evaluate", "--checkpoint", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"valid", "test", "popularity_test"}
+
+
+def test_cli_reports_bad_flag_value_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "--dataset", "bundled", "--out", str(tmp_path), "--max-epochs", "many"])
+    assert code == 2
+    assert "--max-epochs: invalid literal" in capsys.readouterr().err
+
+
+def test_cli_reports_data_error_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _ml1m_dir(tmp_path / "data")
+    with (data / "ratings.dat").open("a") as handle:
+        handle.write("1::2::oops\n")
+    code = main(["train", "--dataset", f"ml-1m:{data}", "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "ratings.dat:121: expected 4 fields" in capsys.readouterr().err
+
+
+def test_cli_takes_setting_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DPR_TRAIN_MAX_EPOCHS", "1")
+    data = _ml1m_dir(tmp_path / "data")
+    code = main(
+        [
+            "train",
+            "--dataset",
+            f"ml-1m:{data}",
+            "--backbone",
+            "gru4rec",
+            "--out",
+            str(tmp_path / "c"),
+            "--hidden-dim",
+            "8",
+            "--max-len",
+            "5",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["epochs"] == 1
