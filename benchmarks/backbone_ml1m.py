@@ -1,0 +1,128 @@
+"""Benchmark: train SASRec and GRU4Rec on ML-1M, full-ranking test metrics + training time.
+
+Run outside CI (each backbone takes tens of minutes on 2 CPU cores):
+
+    .venv/bin/python -m benchmarks.backbone_ml1m --data ../shared/data/ml-1m --format ml-1m-tsv
+
+Writes ``benchmarks/results/backbone_ml1m.json`` (commit it) and the checkpoints under
+``runs/ml1m/<backbone>`` (not committed: derived from ML-1M, whose licence forbids it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from dpr_plugin.data.sources import load_split
+from dpr_plugin.models.backbone import BackboneConfig
+from dpr_plugin.training.backbone_trainer import TrainConfig
+from dpr_plugin.training.run import train_and_save
+
+RESULT = Path(__file__).parent / "results" / "backbone_ml1m.json"
+
+# The recipes measured on ML-1M; see the "recipe" notes in the result file.
+RECIPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
+    "sasrec": (
+        {"hidden_dim": 64, "max_len": 200, "num_layers": 2, "num_heads": 1, "dropout": 0.2},
+        {
+            "loss": "sampled",
+            "negatives": 1024,
+            "bf16": True,
+            "batch_size": 64,
+            "lr": 2e-3,
+            "max_epochs": 50,
+            "eval_every": 2,
+            "patience": 4,
+            "time_budget_s": 1680.0,
+        },
+    ),
+    "gru4rec": (
+        {"hidden_dim": 64, "max_len": 200, "num_layers": 1, "dropout": 0.2},
+        {
+            "loss": "sampled",
+            "negatives": 1024,
+            "bf16": True,
+            "batch_size": 64,
+            "lr": 2e-3,
+            "max_epochs": 50,
+            "eval_every": 2,
+            "patience": 4,
+            "time_budget_s": 1680.0,
+        },
+    ),
+}
+
+
+def _git_sha() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Trains the selected backbones and merges their figures into the result file."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--data", required=True, help="folder with the ML-1M files")
+    parser.add_argument("--format", default="ml-1m", choices=("ml-1m", "ml-1m-tsv"))
+    parser.add_argument("--backbones", default="sasrec,gru4rec")
+    parser.add_argument("--runs", default="runs/ml1m")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    spec = f"{args.format}:{args.data}"
+    split = load_split(spec)
+    result = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    stats = split.dataset.stats()
+    result["dataset"] = {
+        "users": stats["users"],
+        "items": stats["items"],
+        "interactions": stats["interactions"],
+        "preprocessing": stats["preprocessing"] + "; no k-core (every ML-1M user has >= 20)",
+    }
+    for kind in args.backbones.split(","):
+        model_kw, train_kw = RECIPES[kind]
+        model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
+        train_cfg = TrainConfig(**train_kw)
+        started = time.perf_counter()
+        _, summary = train_and_save(
+            split, model_cfg, train_cfg, Path(args.runs) / kind, {"spec": spec}, progress=True
+        )
+        result[kind] = {
+            "test_ndcg@10": round(summary["test"]["ndcg@10"], 4),
+            "test_recall@10": round(summary["test"]["recall@10"], 4),
+            "test_ndcg@20": round(summary["test"]["ndcg@20"], 4),
+            "test_recall@20": round(summary["test"]["recall@20"], 4),
+            "valid_ndcg@10": round(summary["valid"]["ndcg@10"], 4),
+            "train_seconds": round(summary["train_seconds"]),
+            "wall_seconds_with_eval": round(time.perf_counter() - started),
+            "epochs": summary["epochs"],
+            "best_epoch": summary["best_epoch"],
+            "stopped_because": summary["stopped_because"],
+            "model": model_cfg.to_dict(),
+            "train": train_kw,
+            "threads": args.threads,
+        }
+        result["command"] = " ".join(
+            [Path(sys.executable).name, "-m", "benchmarks.backbone_ml1m", *sys.argv[1:]]
+        )
+        result["git_sha"] = _git_sha()
+        RESULT.parent.mkdir(parents=True, exist_ok=True)
+        RESULT.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({kind: result[kind]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

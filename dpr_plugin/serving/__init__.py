@@ -1,0 +1,1 @@
+"""Serving: tokenizer, inference backends, item index, history store, pipeline. Never imports torch."""

@@ -1,0 +1,29 @@
+"""The service tokenizer must give the ids the exported prompt encoder was traced with."""
+
+from __future__ import annotations
+
+import pytest
+
+transformers = pytest.importorskip("transformers", reason="training extra not installed")
+
+from dpr_plugin.models.prompt_encoder import MAX_TOKENS, minilm_dir  # noqa: E402
+from dpr_plugin.serving.tokenizer import PromptTokenizer  # noqa: E402
+
+PROMPTS = [
+    "",
+    "more comedies please",
+    "NO HORROR tonight!!!",
+    "Ünïcödé prompts: 日本語の映画 🎬 and émigré films",
+    "a very long prompt " * 40,
+    "   leading and trailing spaces   ",
+]
+
+
+def test_tokenizer_matches_reference_tokenizer_on_edge_prompts() -> None:
+    reference = transformers.AutoTokenizer.from_pretrained(str(minilm_dir()))
+    ours = PromptTokenizer(minilm_dir() / "tokenizer.json", MAX_TOKENS)
+    ids, mask = ours.encode_batch(PROMPTS)
+    for row, text in enumerate(PROMPTS):
+        expected = reference(text, padding="max_length", truncation=True, max_length=MAX_TOKENS)
+        assert ids[row].tolist() == expected["input_ids"], text
+        assert mask[row].tolist() == expected["attention_mask"], text
