@@ -28,34 +28,33 @@ from dpr_plugin.training.run import train_and_save
 RESULT = Path(__file__).parent / "results" / "backbone_ml1m.json"
 
 # The recipes measured on ML-1M; see the "recipe" notes in the result file.
+# Recipes chosen by short measured runs (valid NDCG@10 after ~200 s, SASRec, 2 cores):
+#   batch 64, sampled softmax (1024 negatives), lr 2e-3, dropout 0.2 .... 0.031 at epoch 4 (193 s)
+#   batch 16, full softmax, lr 2e-3, dropout 0.2 ........................ 0.072 at epoch 4 (227 s)
+#   batch 16, sampled softmax (1024), lr 2e-3, dropout 0.2 .............. 0.073 at epoch 6 (223 s)
+#   batch 16, full softmax, lr 5e-3, dropout 0.2 ........................ 0.080 at epoch 4 (194 s)
+#   batch 16, full softmax, lr 2e-3, dropout 0.1 ........................ 0.076 at epoch 4 (172 s)
+#   batch 16, full softmax, lr 1e-2, dropout 0.1 ........................ 0.070 at epoch 2 (92 s)
+# i.e. many small steps and a high peak learning rate buy the most; bf16 autocast saves ~30 %.
+_TRAIN = {
+    "loss": "full",
+    "bf16": True,
+    "batch_size": 16,
+    "lr": 7e-3,
+    "warmup_steps": 300,
+    "max_epochs": 30,
+    "eval_every": 2,
+    "patience": 3,
+    "time_budget_s": 1680.0,
+}
 RECIPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "sasrec": (
-        {"hidden_dim": 64, "max_len": 200, "num_layers": 2, "num_heads": 1, "dropout": 0.2},
-        {
-            "loss": "sampled",
-            "negatives": 1024,
-            "bf16": True,
-            "batch_size": 64,
-            "lr": 2e-3,
-            "max_epochs": 50,
-            "eval_every": 2,
-            "patience": 4,
-            "time_budget_s": 1680.0,
-        },
+        {"hidden_dim": 64, "max_len": 200, "num_layers": 2, "num_heads": 1, "dropout": 0.1},
+        _TRAIN,
     ),
     "gru4rec": (
-        {"hidden_dim": 64, "max_len": 200, "num_layers": 1, "dropout": 0.2},
-        {
-            "loss": "sampled",
-            "negatives": 1024,
-            "bf16": True,
-            "batch_size": 64,
-            "lr": 2e-3,
-            "max_epochs": 50,
-            "eval_every": 2,
-            "patience": 4,
-            "time_budget_s": 1680.0,
-        },
+        {"hidden_dim": 64, "max_len": 200, "num_layers": 1, "dropout": 0.1},
+        {**_TRAIN, "lr": 5e-3},
     ),
 }
 
