@@ -83,7 +83,9 @@ class SASRec(SequentialBackbone):
         idx = torch.arange(t, device=history.device)
         causal = idx.unsqueeze(1) >= idx.unsqueeze(0)  # [T, T] query i sees key j <= i
         # Padding keys are hidden, but every query sees itself so no row is fully masked.
-        allowed = causal & (real.unsqueeze(1) | torch.eye(t, dtype=torch.bool, device=x.device))
+        # [T, T] diagonal, built by comparison: eye() exports as EyeLike, which ORT lacks for bool
+        diagonal = idx.unsqueeze(1) == idx.unsqueeze(0)
+        allowed = causal & (real.unsqueeze(1) | diagonal)
         allowed = allowed.unsqueeze(1)  # [B, 1, T, T]
         for block in self.blocks:
             x = block(x, allowed) * real.unsqueeze(-1)

@@ -9,9 +9,9 @@ The paper's equations were not available; this is our reconstruction (see PAPER.
     f      = Fusion(h, p)                      gated mix of user and prompt  [F]
     g_pos  = (1 - q) · softmax(gate_pos(f))    weights of the positive experts
     g_neg  = q · softmax(gate_neg(f))          weights of the negative experts
-    h'     = h + α · Σ_k g_k · expert_k(f)     α = strength
+    h'     = h + alpha · Σ_k g_k · expert_k(f)     alpha = strength
 
-Properties the serving layer relies on: α = 0 returns ``h`` exactly; the experts' last
+Properties the serving layer relies on: alpha = 0 returns ``h`` exactly; the experts' last
 layers start at zero, so an untrained head is the identity too. An empty prompt never
 reaches the head (the service serves the backbone alone). ``tag_logits`` reads which tags the
 prompt names, ``q`` its polarity; both are reported and compile hard filters.
@@ -52,8 +52,15 @@ class SteeringConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("hidden_dim", "prompt_dim", "num_tags", "fusion_dim", "expert_hidden",
-                     "positive_experts", "negative_experts"):
+        for name in (
+            "hidden_dim",
+            "prompt_dim",
+            "num_tags",
+            "fusion_dim",
+            "expert_hidden",
+            "positive_experts",
+            "negative_experts",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
@@ -129,7 +136,10 @@ class Expert(nn.Module):
     def __init__(self, fusion_dim: int, hidden: int, out_dim: int, dropout: float) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(fusion_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
+            nn.Linear(fusion_dim, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, out_dim),
         )
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
@@ -164,7 +174,7 @@ class SteeringHead(nn.Module):
         Args:
             user: ``[B, D]`` backbone user vectors h.
             prompt: ``[B, P]`` sentence-encoder embeddings z of the prompts.
-            strength: ``[B, 1]`` α; 0 returns ``user`` unchanged.
+            strength: ``[B, 1]`` alpha; 0 returns ``user`` unchanged.
         """
         projected = self.projection(prompt)  # [B, D]
         negative = torch.sigmoid(self.polarity(prompt))  # [B, 1]

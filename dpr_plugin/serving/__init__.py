@@ -1,1 +1,1 @@
-"""Serving: tokenizer, inference backends, item index, history store, pipeline. Never imports torch."""
+"""Serving: tokenizer, inference backends, item index, history store, pipeline (no torch)."""

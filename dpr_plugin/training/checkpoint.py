@@ -1,5 +1,6 @@
 """Checkpoints: a directory with ``config.json`` (model + training + data record),
-``items.json`` (the catalogue in internal-id order) and ``weights.pt`` (the state dict)."""
+``weights.pt`` (the state dict) and, for backbones, ``items.json`` (the catalogue in
+internal-id order). Written atomically: a reader never sees a half-written checkpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import torch
 from dpr_plugin.data.dataset import SequenceDataset
 from dpr_plugin.errors import CheckpointError, ConfigError
 from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone, build_backbone
+from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
 
 CONFIG_FILE = "config.json"
 ITEMS_FILE = "items.json"
@@ -38,33 +41,13 @@ class Catalogue:
         )
 
 
-def save_backbone(
-    directory: Path,
-    model: SequentialBackbone,
-    catalogue: Catalogue,
-    extra: dict[str, object],
-) -> Path:
-    """Writes a checkpoint atomically (a temporary sibling directory renamed into place).
-
-    Args:
-        directory: Target directory; replaced if it exists.
-        model: The trained backbone.
-        catalogue: Items in internal-id order.
-        extra: More JSON-ready records (training config, dataset statistics, curve...).
-    """
+def _write_atomically(directory: Path, write: Callable[[Path], None]) -> Path:
+    """Lets ``write`` fill a temporary sibling directory, then swaps it into place."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
-        (tmp / CONFIG_FILE).write_text(
-            json.dumps({"backbone": model.config.to_dict(), **extra}, indent=2) + "\n"
-        )
-        (tmp / ITEMS_FILE).write_text(
-            json.dumps(
-                {"item_ids": catalogue.item_ids, "titles": catalogue.titles, "tags": catalogue.tags}
-            )
-        )
+        write(tmp)
         old = directory.with_name(f".{directory.name}.old")
         if directory.exists():
             os.replace(directory, old)
@@ -73,6 +56,65 @@ def save_backbone(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
+
+
+def save_backbone(
+    directory: Path,
+    model: SequentialBackbone,
+    catalogue: Catalogue,
+    extra: dict[str, object],
+) -> Path:
+    """Writes a backbone checkpoint atomically.
+
+    Args:
+        directory: Target directory; replaced if it exists.
+        model: The trained backbone.
+        catalogue: Items in internal-id order.
+        extra: More JSON-ready records (training config, dataset statistics, curve...).
+    """
+
+    def write(tmp: Path) -> None:
+        torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
+        record = {"backbone": model.config.to_dict(), **extra}
+        (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        items = {"item_ids": catalogue.item_ids, "titles": catalogue.titles, "tags": catalogue.tags}
+        (tmp / ITEMS_FILE).write_text(json.dumps(items))
+
+    return _write_atomically(directory, write)
+
+
+def save_steering(
+    directory: Path, head: SteeringHead, tags: list[str], extra: dict[str, object]
+) -> Path:
+    """Writes a steering-head checkpoint atomically: ``config.json`` (head config, tag order,
+    training record) and ``weights.pt``."""
+
+    def write(tmp: Path) -> None:
+        torch.save(head.state_dict(), tmp / WEIGHTS_FILE)
+        record = {"steering": head.config.to_dict(), "tags": tags, **extra}
+        (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+    return _write_atomically(directory, write)
+
+
+def load_steering(directory: Path) -> tuple[SteeringHead, list[str], dict[str, object]]:
+    """Reads a checkpoint written by ``save_steering``: (head in eval mode, tag order, config)."""
+    directory = Path(directory)
+    config = _read_json(directory / CONFIG_FILE)
+    for key in ("steering", "tags"):
+        if key not in config:
+            raise CheckpointError(f"{directory / CONFIG_FILE}: field {key!r} is missing")
+    try:
+        head_config = SteeringConfig(**config["steering"])  # type: ignore[arg-type]
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: steering: {exc}") from None
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: missing")
+    head = SteeringHead(head_config)
+    head.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    head.eval()
+    return head, list(config["tags"]), config  # type: ignore[arg-type]
 
 
 def _read_json(path: Path) -> dict[str, object]:

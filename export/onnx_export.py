@@ -1,0 +1,132 @@
+"""Writes the three ONNX models of the contract into a Triton model repository.
+
+Exporter: torch's TorchScript-based ``torch.onnx.export(dynamo=False)``, opset 17, with
+explicit input/output names and a named dynamic batch axis (``batch``) on every tensor. The
+history length, prompt length and widths are fixed by ``dpr_plugin.contract``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from dpr_plugin import __version__
+from dpr_plugin.contract import (
+    EMBEDDING_DIM,
+    HISTORY_LENGTH,
+    NUM_EXPERTS,
+    PROMPT_DIM,
+    PROMPT_ENCODER,
+    PROMPT_TOKENS,
+    SEQ_BACKBONE,
+    STEERING_HEAD,
+    ModelSpec,
+)
+from dpr_plugin.errors import ConfigError
+from dpr_plugin.models.backbone import SequentialBackbone
+from dpr_plugin.models.prompt_encoder import MeanPooledEncoder
+from dpr_plugin.models.steering_head import SteeringHead
+from export.wrappers import BackboneSignature, PromptEncoderSignature, SteeringSignature
+
+OPSET = 17
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """What one export wrote, stored as ONNX metadata and in the repository manifest."""
+
+    model: str
+    path: str
+    source_sha256: str
+    metadata: dict[str, str]
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _export(
+    module: nn.Module,
+    spec: ModelSpec,
+    example: tuple[torch.Tensor, ...],
+    path: Path,
+    metadata: dict[str, str],
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = [t.name for t in (*spec.inputs, *spec.outputs)]
+    module.eval()
+    with warnings.catch_warnings():
+        # The tracer warns about Python ints taken from shapes; the shapes it fixes are the
+        # contract's fixed dims, and the parity check proves the batch axis stays dynamic.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            example,
+            str(path),
+            dynamo=False,
+            input_names=[t.name for t in spec.inputs],
+            output_names=[t.name for t in spec.outputs],
+            dynamic_axes={name: {0: "batch"} for name in names},
+            opset_version=OPSET,
+        )
+    model = onnx.load(str(path))
+    for key, value in {"dpr_plugin_version": __version__, **metadata}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+
+
+def export_backbone(backbone: SequentialBackbone, path: Path, metadata: dict[str, str]) -> None:
+    """seq_backbone: left-padded history of exactly ``HISTORY_LENGTH`` ids → user vector."""
+    c = backbone.config
+    _check(
+        c.max_len == HISTORY_LENGTH, f"backbone max_len {c.max_len} != contract {HISTORY_LENGTH}"
+    )
+    _check(
+        c.hidden_dim == EMBEDDING_DIM,
+        f"backbone hidden_dim {c.hidden_dim} != contract {EMBEDDING_DIM}",
+    )
+    ids = torch.randint(1, c.num_items + 1, (2, HISTORY_LENGTH))
+    lengths = torch.tensor([[HISTORY_LENGTH], [7]])
+    _export(BackboneSignature(backbone), SEQ_BACKBONE, (ids, lengths), path, metadata)
+
+
+def export_prompt_encoder(encoder: MeanPooledEncoder, path: Path, metadata: dict[str, str]) -> None:
+    """prompt_encoder: token ids + mask of exactly ``PROMPT_TOKENS`` → normalised embedding."""
+    ids = torch.zeros((2, PROMPT_TOKENS), dtype=torch.long)
+    ids[:, 0], ids[:, 1], ids[:, 2] = 101, 2062, 102
+    mask = (ids > 0).long()
+    _export(PromptEncoderSignature(encoder), PROMPT_ENCODER, (ids, mask), path, metadata)
+
+
+def export_steering_head(head: SteeringHead, path: Path, metadata: dict[str, str]) -> None:
+    """steering_head: user vector + prompt embedding + strength → steered vector and readings."""
+    c = head.config
+    _check(c.hidden_dim == EMBEDDING_DIM, f"head hidden_dim {c.hidden_dim} != {EMBEDDING_DIM}")
+    _check(c.prompt_dim == PROMPT_DIM, f"head prompt_dim {c.prompt_dim} != {PROMPT_DIM}")
+    _check(
+        c.num_experts == NUM_EXPERTS, f"head has {c.num_experts} experts, contract {NUM_EXPERTS}"
+    )
+    example = (torch.randn(2, EMBEDDING_DIM), torch.randn(2, PROMPT_DIM), torch.ones(2, 1))
+    _export(SteeringSignature(head), STEERING_HEAD, example, path, metadata)
+
+
+def write_manifest(repository: Path, records: list[ExportRecord], extra: dict[str, object]) -> Path:
+    """Writes ``<repository>/manifest.json``: what was exported from which checkpoint."""
+    path = repository / "manifest.json"
+    body = {
+        "models": {
+            r.model: {"path": r.path, "source_sha256": r.source_sha256, **r.metadata}
+            for r in records
+        },
+        **extra,
+    }
+    path.write_text(json.dumps(body, indent=2) + "\n")
+    return path
