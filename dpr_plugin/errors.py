@@ -30,3 +30,22 @@ class ConfigError(DprError):
 
 class CheckpointError(DprError):
     """A checkpoint directory is missing, incomplete or inconsistent."""
+
+
+class InferenceError(DprError):
+    """A model rejected a request or failed; names the model and, where known, the tensor.
+
+    Attributes:
+        model: Served model name.
+        tensor: Offending tensor name, or ``None``.
+    """
+
+    def __init__(self, model: str, message: str, tensor: str | None = None) -> None:
+        self.model = model
+        self.tensor = tensor
+        where = f"{model}.{tensor}" if tensor else model
+        super().__init__(f"{where}: {message}")
+
+
+class BackendUnavailableError(DprError):
+    """The inference server (or another remote component) cannot be reached or is not ready."""
