@@ -37,3 +37,25 @@ def make_sequential_dataset(
 def sequential_split() -> LeaveOneOutSplit:
     """Leave-one-out split of the synthetic walk dataset."""
     return leave_one_out(make_sequential_dataset())
+
+
+@pytest.fixture(scope="session", params=["sasrec", "gru4rec"])
+def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """An exported model repository per backbone, built once per session (~15 s each).
+
+    Returns:
+        (backbone kind, backbone checkpoint dir, steering checkpoint dir, repository, manifest).
+    """
+    pytest.importorskip("torch", reason="export needs the training extra (torch)")
+    from export.__main__ import run_export
+    from export.triton_config import write as write_configs
+    from tests.repository import contract_backbone, moving_head
+
+    root = tmp_path_factory.mktemp(f"export-{request.param}")
+    dataset = make_sequential_dataset()
+    backbone = contract_backbone(dataset, request.param, root / "backbone")
+    steering = moving_head(dataset, root / "steering")
+    repository = root / "triton_models"
+    write_configs(repository)
+    manifest = run_export(backbone, steering, repository)
+    return request.param, backbone, steering, repository, manifest

@@ -1,0 +1,30 @@
+"""The committed Triton configs are exactly what the contract renders, and parse as Triton's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dpr_plugin.contract import ALL_MODELS, DPR_STEER, ENSEMBLE_STEPS, PROMPT_ENCODER
+from dpr_plugin.serving.model_repository import load_repository
+from export.triton_config import stale
+
+REPOSITORY = Path(__file__).resolve().parents[2] / "triton_models"
+
+
+def test_committed_configs_are_not_stale() -> None:
+    assert stale(REPOSITORY) == []
+
+
+def test_committed_configs_declare_the_contract() -> None:
+    configs = load_repository(REPOSITORY)
+    assert set(configs) == {m.name for m in ALL_MODELS}
+    for spec in ALL_MODELS:
+        config = configs[spec.name]
+        for declared, wanted in ((config.inputs, spec.inputs), (config.outputs, spec.outputs)):
+            assert [(t.name, t.dtype, t.dims) for t in declared] == [
+                (t.name, t.numpy_dtype, t.dims) for t in wanted
+            ]
+    assert configs[PROMPT_ENCODER.name].response_cache
+    assert configs[DPR_STEER.name].is_ensemble
+    assert configs[DPR_STEER.name].steps == ENSEMBLE_STEPS
+    assert all(configs[m.name].backend == "onnxruntime" for m in ALL_MODELS if m != DPR_STEER)

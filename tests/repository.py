@@ -1,0 +1,39 @@
+"""Builds small, contract-shaped checkpoints and an exported model repository for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dpr_plugin.contract import EMBEDDING_DIM, HISTORY_LENGTH, NUM_EXPERTS, PROMPT_DIM
+from dpr_plugin.data.dataset import SequenceDataset
+from dpr_plugin.models.backbone import BackboneConfig, build_backbone
+from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
+from dpr_plugin.training.checkpoint import Catalogue, save_backbone, save_steering
+
+
+def contract_backbone(dataset: SequenceDataset, kind: str, out: Path, seed: int = 0) -> Path:
+    """An untrained backbone with the contract's dims, saved as a checkpoint."""
+    torch.manual_seed(seed)
+    config = BackboneConfig(
+        kind=kind, num_items=dataset.num_items, hidden_dim=EMBEDDING_DIM, max_len=HISTORY_LENGTH
+    )
+    return save_backbone(out, build_backbone(config).eval(), Catalogue.of(dataset), {})
+
+
+def moving_head(dataset: SequenceDataset, out: Path, seed: int = 0) -> Path:
+    """A steering head whose experts really move the vector (random last layers), saved."""
+    torch.manual_seed(seed)
+    head = SteeringHead(
+        SteeringConfig(
+            hidden_dim=EMBEDDING_DIM,
+            prompt_dim=PROMPT_DIM,
+            num_tags=len(dataset.tag_names),
+            positive_experts=NUM_EXPERTS // 2,
+            negative_experts=NUM_EXPERTS - NUM_EXPERTS // 2,
+        )
+    )
+    for expert in head.experts:
+        torch.nn.init.normal_(expert.net[-1].weight, std=0.05)
+    return save_steering(out, head.eval(), dataset.tag_names, {})
