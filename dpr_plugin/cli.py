@@ -64,7 +64,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise DprError(
             f"--dataset: {spec} does not have the catalogue the checkpoint was trained on"
         )
-    report = {stage: evaluate_split(model, split, stage) for stage in ("valid", "test")}
+    report = {
+        stage: evaluate_split(model, split, stage, exclude_seen=args.exclude_seen)
+        for stage in ("valid", "test")
+    }
     report["popularity_test"] = evaluate_popularity(split, "test")
     print(json.dumps(report, indent=2))
     return 0
@@ -93,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="full-ranking evaluation of a checkpoint")
     evaluate.add_argument("--checkpoint", required=True)
     _add_data_flags(evaluate, required=False)
+    evaluate.add_argument(
+        "--exclude-seen", action="store_true", help="remove history items from the ranking"
+    )
     evaluate.set_defaults(func=_cmd_evaluate)
     return parser
 

@@ -31,15 +31,22 @@ def evaluate_split(
     stage: str,
     ks: tuple[int, ...] = (10, 20),
     batch_size: int = 512,
+    exclude_seen: bool = False,
 ) -> dict[str, float]:
     """NDCG@k and Recall@k of every user's ``stage`` target under full ranking.
 
-    History items are not removed from the ranking (see DESIGN.md, evaluation protocol).
+    By default history items stay in the ranking (DESIGN.md, evaluation protocol);
+    ``exclude_seen`` removes them (a target the user saw before then counts as a miss),
+    the variant many papers report.
     """
-    users = user_vectors(model, split.history(stage), batch_size)  # [U, D]
+    histories = split.history(stage)
+    users = user_vectors(model, histories, batch_size)  # [U, D]
     targets = split.target(stage) - 1  # column index
     ranks = []
     for start in range(0, len(users), batch_size):
         scores = model.score_all(users[start : start + batch_size]).numpy()  # [B, N]
+        if exclude_seen:
+            for row, history in enumerate(histories[start : start + batch_size]):
+                scores[row, history - 1] = -np.inf
         ranks.append(target_ranks(scores, targets[start : start + batch_size]))
     return summarize(np.concatenate(ranks), ks)

@@ -1,0 +1,22 @@
+"""Full-ranking evaluation: the seen-items variant removes history from the ranking."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch", reason="training extra not installed")
+
+from dpr_plugin.data.dataset import ItemMeta, SequenceDataset  # noqa: E402
+from dpr_plugin.data.split import leave_one_out  # noqa: E402
+from dpr_plugin.evaluation.full_ranking import evaluate_split  # noqa: E402
+from dpr_plugin.models.backbone import BackboneConfig, build_backbone  # noqa: E402
+
+
+def test_evaluate_counts_seen_target_as_miss_when_seen_excluded() -> None:
+    # Every user's test target (item 1) already occurs in their history.
+    items = {str(i): ItemMeta(f"t{i}", ("A",)) for i in range(1, 6)}
+    pairs = [(str(u), str(i)) for u in range(1, 5) for i in (1, 2, 3, 4, 1)]
+    split = leave_one_out(SequenceDataset.from_interactions("toy", pairs, items, "toy"))
+    model = build_backbone(BackboneConfig(kind="gru4rec", num_items=5, hidden_dim=8, max_len=6))
+    assert evaluate_split(model, split, "test")["recall@10"] == 1.0  # 5 items: always in top 10
+    assert evaluate_split(model, split, "test", exclude_seen=True)["recall@10"] == 0.0
