@@ -6,10 +6,10 @@ import pytest
 
 pytest.importorskip("torch", reason="training extra not installed")
 
-from dpr_plugin.data.dataset import ItemMeta, SequenceDataset  # noqa: E402
-from dpr_plugin.data.split import leave_one_out  # noqa: E402
-from dpr_plugin.evaluation.full_ranking import evaluate_split  # noqa: E402
-from dpr_plugin.models.backbone import BackboneConfig, build_backbone  # noqa: E402
+from dpr_plugin.data.dataset import ItemMeta, SequenceDataset
+from dpr_plugin.data.split import leave_one_out
+from dpr_plugin.evaluation.full_ranking import evaluate_split
+from dpr_plugin.models.backbone import BackboneConfig, build_backbone
 
 
 def test_evaluate_counts_seen_target_as_miss_when_seen_excluded() -> None:
