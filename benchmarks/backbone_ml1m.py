@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from benchmarks.common import command_line, git_sha
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.models.backbone import BackboneConfig
 from dpr_plugin.training.backbone_trainer import TrainConfig
@@ -57,15 +57,6 @@ RECIPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
         {**_TRAIN, "lr": 5e-3},
     ),
 }
-
-
-def _git_sha() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,10 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             "train": train_kw,
             "threads": args.threads,
         }
-        result["command"] = " ".join(
-            [Path(sys.executable).name, "-m", "benchmarks.backbone_ml1m", *sys.argv[1:]]
-        )
-        result["git_sha"] = _git_sha()
+        result["command"] = command_line("benchmarks.backbone_ml1m")
+        result["git_sha"] = git_sha()
         RESULT.parent.mkdir(parents=True, exist_ok=True)
         RESULT.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({kind: result[kind]}, indent=2))

@@ -1,0 +1,36 @@
+"""Helpers shared by the benchmark commands: latency summaries and run provenance."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def latency_summary(latencies_s: list[float], wall_s: float) -> dict[str, float]:
+    """p50/p90/p99 in milliseconds and throughput in requests per second."""
+    ms = np.array(latencies_s) * 1000.0
+    return {
+        "requests": len(ms),
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p90_ms": round(float(np.percentile(ms, 90)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "rps": round(len(ms) / wall_s, 1),
+    }
+
+
+def git_sha() -> str:
+    """The checked-out commit, or ``unknown`` outside a git work tree."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def command_line(module: str) -> str:
+    """How this benchmark was invoked, for the result file."""
+    return " ".join([Path(sys.executable).name, "-m", module, *sys.argv[1:]])
