@@ -73,6 +73,55 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_triton(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+    import time
+
+    import numpy as np
+
+    from dpr_plugin.contract import DPR_STEER, HISTORY_LENGTH, PROMPT_TOKENS
+    from dpr_plugin.serving.local_runtime import LocalRuntime
+    from dpr_plugin.serving.triton_client import TritonBackend
+    from dpr_plugin.settings import build
+    from dpr_plugin.triton_local.server import LocalTritonServer, TritonSettings
+
+    settings = build(TritonSettings, args, "triton")
+    with LocalTritonServer(Path(args.repository), settings) as server:
+        print(f"tritonserver ready: grpc {server.grpc_url}  metrics {server.metrics_url}")
+        if not args.check:
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            return 0
+        history = np.zeros((1, HISTORY_LENGTH), np.int64)
+        history[0, -3:] = [1, 2, 3]
+        prompt = np.zeros((1, PROMPT_TOKENS), np.int64)
+        prompt[0, :4] = [101, 2062, 22092, 102]  # "[CLS] more comedies [SEP]"
+        request = {
+            "HISTORY_IDS": history,
+            "HISTORY_LEN": np.array([[3]]),
+            "PROMPT_IDS": prompt,
+            "PROMPT_MASK": (prompt > 0).astype(np.int64),
+            "STRENGTH": np.ones((1, 1), np.float32),
+        }
+
+        async def call() -> tuple[dict[str, np.ndarray], float]:
+            client = TritonBackend(server.grpc_url)
+            try:
+                started = time.perf_counter()
+                out = await client.infer(DPR_STEER.name, request)
+                return out, time.perf_counter() - started
+            finally:
+                await client.close()
+
+        served, seconds = asyncio.run(call())
+        local = LocalRuntime(Path(args.repository)).infer_sync(DPR_STEER.name, request)
+        diff = max(float(np.abs(served[k] - local[k]).max()) for k in local)
+        print(
+            f"dpr_steer via Triton: {seconds * 1000:.1f} ms; max |triton - in-process| = {diff:.2e}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dpr`` with every subcommand."""
     from dpr_plugin.models.backbone import BACKBONES, BackboneConfig
@@ -100,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--exclude-seen", action="store_true", help="remove history items from the ranking"
     )
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    from dpr_plugin.triton_local.server import TritonSettings
+
+    triton = sub.add_parser("triton", help="run the local tritonserver on a model repository")
+    triton.add_argument("--repository", default="triton_models")
+    triton.add_argument(
+        "--check", action="store_true", help="send one dpr_steer request, compare, stop"
+    )
+    add_arguments(triton, TritonSettings, "triton")
+    triton.set_defaults(func=_cmd_triton)
     return parser
 
 
