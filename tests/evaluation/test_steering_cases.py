@@ -1,0 +1,67 @@
+"""The steering case rules of DESIGN.md, checked on hand-made histories."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dpr_plugin.evaluation.steering_cases import CaseRules, select_cases, training_positions
+
+# items 1..6 over tags [Action, Comedy, Drama]; row 0 is padding
+TAGS = np.array(
+    [
+        [0, 0, 0],
+        [1, 0, 0],  # 1 Action
+        [0, 1, 0],  # 2 Comedy
+        [0, 0, 1],  # 3 Drama
+        [1, 1, 0],  # 4 Action+Comedy
+        [0, 1, 1],  # 5 Comedy+Drama
+        [0, 0, 0],  # 6 no tag
+    ],
+    dtype=bool,
+)
+
+
+def test_positive_case_names_targets_rarest_tag_when_share_low() -> None:
+    history = np.array([1] * 19 + [4])  # Action 20/20, Comedy 1/20, Drama 0
+    positives, _ = select_cases([history], np.array([5]), TAGS)  # target Comedy+Drama
+    assert positives.rows.tolist() == [0]
+    assert positives.tags.tolist() == [2]  # Drama (share 0) beats Comedy (0.05)
+
+
+def test_positive_case_absent_when_share_above_threshold() -> None:
+    history = np.array([1] * 8 + [2] * 2)  # Comedy share 0.2 > 0.1
+    positives, _ = select_cases([history], np.array([2]), TAGS)
+    assert len(positives) == 0
+
+
+def test_positive_ties_break_by_tag_order() -> None:
+    history = np.array([6] * 10)  # no tags at all: every share 0
+    positives, _ = select_cases([history], np.array([4]), TAGS)  # Action+Comedy
+    assert positives.tags.tolist() == [0]
+
+
+def test_negative_case_names_most_frequent_tag_target_lacks() -> None:
+    history = np.array([3] * 6 + [2] * 4)  # Drama 0.6, Comedy 0.4
+    _, negatives = select_cases([history], np.array([1]), TAGS)  # target Action only
+    assert negatives.tags.tolist() == [2]
+    _, none = select_cases([history], np.array([3]), TAGS)  # target Drama: Comedy 0.4 >= 0.3
+    assert none.tags.tolist() == [1]
+
+
+def test_negative_case_absent_when_share_below_threshold() -> None:
+    history = np.array([3] * 2 + [1] * 8)  # target has Action; Drama 0.2 < 0.3
+    _, negatives = select_cases([history], np.array([1]), TAGS)
+    assert len(negatives) == 0
+
+
+def test_window_counts_only_recent_items() -> None:
+    history = np.array([3] * 100 + [1] * 50)  # Drama only outside the last 50
+    positives, _ = select_cases([history], np.array([3]), TAGS, CaseRules(window=50))
+    assert positives.tags.tolist() == [2]
+
+
+def test_training_positions_apply_same_rules_to_earlier_positions() -> None:
+    seq = np.array([1, 1, 1, 1, 1, 3, 1])
+    found = training_positions([seq], TAGS, min_history=5)
+    assert (0, 5, 2, False) in found  # Drama after five Action items: positive "more Drama"
+    assert (0, 5, 0, True) in found  # and Action (share 1.0) is what the Drama target lacks
