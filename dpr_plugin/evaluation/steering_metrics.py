@@ -37,6 +37,7 @@ def postfilter(
     scores: np.ndarray, allowed: np.ndarray, depth: int = POSTFILTER_DEPTH
 ) -> np.ndarray:
     """Scores of the backbone's top ``depth`` items that keep the rule; the rest removed."""
+    depth = min(depth, scores.shape[1])
     top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]  # [B, depth]
     in_top = np.zeros_like(allowed)
     np.put_along_axis(in_top, top, True, axis=1)
@@ -45,6 +46,7 @@ def postfilter(
 
 def top_k(scores: np.ndarray, k: int = 10) -> np.ndarray:
     """``[B, k]`` column indices of the k best finite scores, best first (-1 pads short lists)."""
+    k = min(k, scores.shape[1])
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1)
     best = np.take_along_axis(part, order, axis=1)

@@ -17,24 +17,33 @@ def left_pad(histories: list[np.ndarray], length: int) -> np.ndarray:
     return out
 
 
+def window_bounds(length: int, max_len: int, all_windows: bool) -> list[tuple[int, int]]:
+    """(start, end) of the training windows of a sequence of ``length`` items.
+
+    Each window holds at most ``max_len + 1`` items and trains ``end - start - 1`` next-item
+    predictions. With ``all_windows`` consecutive windows' targets do not overlap, so every
+    interaction is a target once; otherwise only the most recent window is kept (the
+    original SASRec recipe).
+    """
+    bounds = []
+    end = length
+    while end >= 2:
+        bounds.append((max(0, end - max_len - 1), end))
+        if not all_windows:
+            break
+        end -= max_len
+    return bounds
+
+
 def training_windows(
     sequences: list[np.ndarray], max_len: int, all_windows: bool
 ) -> list[np.ndarray]:
-    """Cuts training sequences into windows of at most ``max_len + 1`` items.
-
-    Each window trains ``len - 1`` next-item predictions. With ``all_windows`` a long sequence
-    yields consecutive windows whose targets do not overlap, so every interaction is a target
-    once; otherwise only the most recent window is kept (the original SASRec recipe).
-    """
-    windows = []
-    for seq in sequences:
-        end = len(seq)
-        while end >= 2:
-            windows.append(seq[max(0, end - max_len - 1) : end])
-            if not all_windows:
-                break
-            end -= max_len
-    return windows
+    """The item windows of every sequence (see ``window_bounds``)."""
+    return [
+        seq[start:end]
+        for seq in sequences
+        for start, end in window_bounds(len(seq), max_len, all_windows)
+    ]
 
 
 def batches(

@@ -1,0 +1,211 @@
+"""Stages 2 and 3 of DPR: align the prompt with the item space, then train the steering head.
+
+Stage 1 (backbone warm-up) is ``backbone_trainer``; the backbone stays frozen afterwards.
+
+Stage 2 — alignment (trains projection, polarity reader, tag reader; nothing else):
+  * InfoNCE between the projected prompt p and every tag centroid c_t (mean item embedding of
+    the tag), temperature ``tau``: a prompt about t must land nearest t's collaborative region;
+  * binary cross-entropy of the polarity reader (negative prompt or not);
+  * cross-entropy of the tag reader over tags.
+Stage 3 — steering (trains fusion, gates and experts; projection and readers frozen):
+  * cross-entropy of the true next item under h' over the whole catalogue, on positive and
+    negative samples from training positions;
+  * for negative prompts, unlikelihood of the banned tag: -log(1 - P(banned tag items)),
+    weighted by ``negative_weight``;
+  * for positive prompts, likelihood of the asked-for tag: -log P(tag items), weighted by
+    ``positive_weight`` (the next-item term alone moves the target up but leaves the rest of
+    the top 10 to other tags; measured tag-hit@10 0.36 without it on the synthetic test set).
+No-prompt samples are not needed: an empty prompt bypasses the head (h' = h exactly).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
+from tqdm import tqdm
+
+from dpr_plugin.models.backbone import SequentialBackbone
+from dpr_plugin.models.prompt_encoder import PromptEncoder
+from dpr_plugin.models.steering_head import SteeringHead
+from dpr_plugin.training.steering_data import SteeringSamples, build_samples, prompt_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SteeringTrainConfig:
+    """Optimisation settings of stages 2 and 3.
+
+    Attributes:
+        align_steps: Stage-2 optimisation steps.
+        align_lr: Stage-2 learning rate.
+        tau: InfoNCE temperature of stage 2.
+        epochs: Stage-3 passes over the samples.
+        batch_size: Stage-3 samples per step.
+        lr: Stage-3 peak learning rate (AdamW, cosine decay).
+        weight_decay: Stage-3 AdamW weight decay.
+        negative_weight: Weight of the banned-tag unlikelihood term.
+        positive_weight: Weight of the asked-for-tag likelihood term.
+        max_samples: Stage-3 samples drawn from training positions (half per polarity).
+        seed: Seed of sampling and initialisation.
+    """
+
+    align_steps: int = 300
+    align_lr: float = 3e-3
+    tau: float = 0.1
+    epochs: int = 4
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    negative_weight: float = 1.0
+    positive_weight: float = 0.5
+    max_samples: int = 100_000
+    seed: int = 0
+
+
+@dataclass
+class SteeringTrainResult:
+    """Losses per stage and the time each took."""
+
+    align_loss: list[float] = field(default_factory=list)
+    steer_loss: list[float] = field(default_factory=list)
+    align_seconds: float = 0.0
+    steer_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def tag_centroids(backbone: SequentialBackbone, tag_matrix: np.ndarray) -> torch.Tensor:
+    """``[T, D]`` mean item embedding of each tag's items (zero row for an unused tag)."""
+    table = backbone.item_vectors().detach()[1:]  # [N, D]
+    tags = torch.from_numpy(tag_matrix[1:].astype(np.float32))  # [N, T]
+    counts = tags.sum(0).clamp(min=1.0).unsqueeze(1)  # [T, 1]
+    return (tags.T @ table) / counts
+
+
+def align(
+    head: SteeringHead,
+    centroids: torch.Tensor,
+    prompts: dict[tuple[int, bool], torch.Tensor],
+    cfg: SteeringTrainConfig,
+    result: SteeringTrainResult,
+) -> None:
+    """Stage 2 on every trained phrasing of every (tag, polarity)."""
+    keys = list(prompts)
+    z = torch.cat([prompts[k] for k in keys])  # [M, P]
+    tag = torch.cat([torch.full((len(prompts[k]),), k[0]) for k in keys])  # [M]
+    neg = torch.cat([torch.full((len(prompts[k]),), float(k[1])) for k in keys])  # [M]
+    params = [*head.projection.parameters(), *head.polarity.parameters(), *head.tags.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=cfg.align_lr)
+    targets = F.normalize(centroids, dim=-1)  # [T, D]
+    started = time.perf_counter()
+    head.train()
+    for _ in range(cfg.align_steps):
+        p = F.normalize(head.projection(z), dim=-1)  # [M, D]
+        loss = (
+            F.cross_entropy(p @ targets.T / cfg.tau, tag)
+            + F.binary_cross_entropy_with_logits(head.polarity(z).squeeze(-1), neg)
+            + F.cross_entropy(head.tags(z), tag)
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        result.align_loss.append(loss.item())
+    result.align_seconds = time.perf_counter() - started
+
+
+def steer(
+    head: SteeringHead,
+    backbone: SequentialBackbone,
+    samples: SteeringSamples,
+    prompts: dict[tuple[int, bool], torch.Tensor],
+    tag_matrix: np.ndarray,
+    cfg: SteeringTrainConfig,
+    result: SteeringTrainResult,
+    progress: bool = True,
+) -> None:
+    """Stage 3: fusion + experts learn where users who ask for (or against) a tag go next."""
+    rng = np.random.default_rng(cfg.seed)
+    for module in (head.projection, head.polarity, head.tags):
+        module.requires_grad_(False)
+    trainable = [p for p in head.parameters() if p.requires_grad]
+    steps = cfg.epochs * int(np.ceil(len(samples) / cfg.batch_size))
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(steps, 1))
+    table = backbone.item_vectors().detach()[1:]  # [N, D]
+    item_tags = torch.from_numpy(tag_matrix[1:])  # [N, T]
+    users = torch.from_numpy(samples.users)
+    started = time.perf_counter()
+    head.train()
+    bar = tqdm(total=steps, desc="stage 3 (steering)", disable=not progress, leave=False)
+    for _ in range(cfg.epochs):
+        for batch in np.array_split(rng.permutation(len(samples)), max(1, steps // cfg.epochs)):
+            idx = torch.from_numpy(batch)
+            tags = samples.tags[batch]
+            negative = samples.negative[batch]
+            z = torch.stack(
+                [
+                    prompts[(int(t), bool(n))][rng.integers(len(prompts[(int(t), bool(n))]))]
+                    for t, n in zip(tags, negative, strict=True)
+                ]
+            )  # [B, P]
+            out = head(users[idx], z, torch.ones(len(batch), 1))
+            logits = out.steered @ table.T  # [B, N]
+            loss = F.cross_entropy(logits, torch.from_numpy(samples.targets[batch] - 1))
+            probs = torch.softmax(logits, dim=-1)  # [B, N]
+            named = item_tags[:, torch.from_numpy(tags)].T  # [B, N] items with the named tag
+            mass = (probs * named).sum(-1).clamp(1e-6, 1 - 1e-6)  # [B]
+            neg = torch.from_numpy(negative)
+            # mean over the whole batch, so each term weighs as its polarity's share of samples
+            unlikely = torch.where(neg, -torch.log1p(-mass), torch.zeros_like(mass)).mean()
+            likely = torch.where(neg, torch.zeros_like(mass), -torch.log(mass)).mean()
+            loss = loss + cfg.negative_weight * unlikely + cfg.positive_weight * likely
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            result.steer_loss.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(result.steer_loss[-50:]):.3f}")
+    bar.close()
+    head.eval()
+    result.steer_seconds = time.perf_counter() - started
+
+
+def encode_prompts(
+    encoder: PromptEncoder, tag_names: list[str], held_out: bool
+) -> dict[tuple[int, bool], torch.Tensor]:
+    """(tag column, negative) → ``[phrasings, P]`` embeddings of the trained/held-out phrasings."""
+    table = prompt_table(tag_names, held_out)
+    return {key: torch.from_numpy(encoder.encode(texts)) for key, texts in table.items()}
+
+
+def train_steering_head(
+    backbone: SequentialBackbone,
+    train_sequences: list[np.ndarray],
+    tag_matrix: np.ndarray,
+    tag_names: list[str],
+    encoder: PromptEncoder,
+    head: SteeringHead,
+    cfg: SteeringTrainConfig,
+    progress: bool = True,
+) -> SteeringTrainResult:
+    """Stages 2 and 3 on a frozen, warmed-up backbone; trains ``head`` in place."""
+    torch.manual_seed(cfg.seed)
+    backbone.eval()
+    backbone.requires_grad_(False)
+    result = SteeringTrainResult()
+    prompts = encode_prompts(encoder, tag_names, held_out=False)
+    align(head, tag_centroids(backbone, tag_matrix), prompts, cfg, result)
+    log.info("stage 2: loss %.4f -> %.4f", result.align_loss[0], result.align_loss[-1])
+    samples = build_samples(backbone, train_sequences, tag_matrix, cfg.max_samples, cfg.seed)
+    log.info("stage 3: %d samples (%d negative)", len(samples), int(samples.negative.sum()))
+    steer(head, backbone, samples, prompts, tag_matrix, cfg, result, progress)
+    return result
