@@ -49,26 +49,93 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from dpr_plugin.data.sources import load_split
     from dpr_plugin.evaluation.full_ranking import evaluate_split
     from dpr_plugin.evaluation.popularity import evaluate_popularity
     from dpr_plugin.training.checkpoint import load_backbone
 
     model, catalogue, config = load_backbone(Path(args.checkpoint))
-    data = config.get("dataset", {})
-    spec = args.dataset or data.get("spec")
-    min_user = args.min_user or int(data.get("min_user", 0))
-    min_item = args.min_item or int(data.get("min_item", 0))
-    split = load_split(spec, min_user, min_item)
+    split = _split_of(config, args)
     if split.dataset.item_ids != catalogue.item_ids:
-        raise DprError(
-            f"--dataset: {spec} does not have the catalogue the checkpoint was trained on"
-        )
+        raise DprError("--dataset: not the catalogue the checkpoint was trained on")
     report = {
         stage: evaluate_split(model, split, stage, exclude_seen=args.exclude_seen)
         for stage in ("valid", "test")
     }
     report["popularity_test"] = evaluate_popularity(split, "test")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _split_of(checkpoint_config: dict[str, object], args: argparse.Namespace):
+    """The leave-one-out split a checkpoint was trained on (or ``--dataset`` if given)."""
+    from dpr_plugin.data.sources import load_split
+
+    data = checkpoint_config.get("dataset", {})
+    spec = args.dataset or data.get("spec")
+    if not spec:
+        raise DprError("--dataset: the checkpoint records no dataset; pass one")
+    min_user = args.min_user or int(data.get("min_user", 0))
+    min_item = args.min_item or int(data.get("min_item", 0))
+    return load_split(spec, min_user, min_item)
+
+
+def _cmd_train_steering(args: argparse.Namespace) -> int:
+    import torch
+
+    from dpr_plugin.evaluation.steering_eval import evaluate_steering
+    from dpr_plugin.models.prompt_encoder import PromptEncoder
+    from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
+    from dpr_plugin.settings import build
+    from dpr_plugin.training.checkpoint import load_backbone, save_steering
+    from dpr_plugin.training.steering_trainer import (
+        SteeringTrainConfig,
+        encode_prompts,
+        train_steering_head,
+    )
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    backbone, catalogue, config = load_backbone(Path(args.backbone))
+    split = _split_of(config, args)
+    if split.dataset.item_ids != catalogue.item_ids:
+        raise DprError("--dataset: not the catalogue the backbone was trained on")
+    tags = split.dataset.tag_names
+    head_cfg = build(
+        SteeringConfig, args, "head", hidden_dim=backbone.config.hidden_dim, num_tags=len(tags)
+    )
+    train_cfg = build(SteeringTrainConfig, args, "steer")
+    encoder = PromptEncoder()
+    head = SteeringHead(head_cfg)
+    result = train_steering_head(
+        backbone,
+        split.train,
+        split.dataset.tag_matrix(),
+        tags,
+        encoder,
+        head,
+        train_cfg,
+        progress=not args.quiet,
+    )
+    report = evaluate_steering(
+        backbone,
+        head,
+        split,
+        encode_prompts(encoder, tags, False),
+        encode_prompts(encoder, tags, True),
+        stage=args.stage,
+    )
+    record = {
+        "backbone_checkpoint": str(args.backbone),
+        "train": train_cfg.__dict__,
+        "result": {
+            "align_seconds": result.align_seconds,
+            "steer_seconds": result.steer_seconds,
+            "align_loss_last": result.align_loss[-1],
+            "steer_loss_last": result.steer_loss[-1],
+        },
+        f"{args.stage}_report": report,
+    }
+    save_steering(Path(args.out), head, tags, record)
     print(json.dumps(report, indent=2))
     return 0
 
@@ -149,6 +216,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--exclude-seen", action="store_true", help="remove history items from the ranking"
     )
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    from dpr_plugin.models.steering_head import SteeringConfig
+    from dpr_plugin.training.steering_trainer import SteeringTrainConfig
+
+    steering = sub.add_parser(
+        "train-steering", help="stages 2-3 on a trained backbone, then the steering tasks"
+    )
+    steering.add_argument("--backbone", required=True, help="backbone checkpoint dir")
+    steering.add_argument("--out", required=True, help="steering checkpoint dir to write")
+    steering.add_argument("--stage", choices=("valid", "test"), default="test")
+    steering.add_argument("--threads", type=int, default=0)
+    steering.add_argument("--quiet", action="store_true")
+    _add_data_flags(steering, required=False)
+    add_arguments(steering, SteeringConfig, "head", skip=("hidden_dim", "num_tags"))
+    add_arguments(steering, SteeringTrainConfig, "steer")
+    steering.set_defaults(func=_cmd_train_steering)
 
     from dpr_plugin.triton_local.server import TritonSettings
 

@@ -99,3 +99,18 @@ def test_cli_takes_setting_from_environment(
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
+
+
+def test_cli_evaluate_asks_for_dataset_when_checkpoint_records_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import make_sequential_dataset
+    from tests.repository import contract_backbone
+
+    checkpoint = contract_backbone(make_sequential_dataset(), "gru4rec", tmp_path / "ckpt")
+    assert main(["evaluate", "--checkpoint", str(checkpoint)]) == 2
+    assert "--dataset: the checkpoint records no dataset" in capsys.readouterr().err
+    assert (
+        main(["train-steering", "--backbone", str(checkpoint), "--out", str(tmp_path / "s")]) == 2
+    )
+    assert "--dataset: the checkpoint records no dataset" in capsys.readouterr().err
