@@ -6,6 +6,7 @@ their file order (a stable sort), which is what pandas' default sort also does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from dpr_plugin.data.dataset import ItemMeta, SequenceDataset
@@ -37,6 +38,29 @@ def _check_known(
         raise DataFormatError(path, line, f"movie id {item} does not appear in {source.name}")
 
 
+def _chronological(
+    path: Path,
+    records: Iterator[tuple[int, list[str]]],
+    names: tuple[str, str, str],
+    meta: dict[str, ItemMeta],
+    movies: Path,
+) -> list[tuple[str, str]]:
+    """Validates (user, movie, rating, timestamp) records and returns (user, movie) pairs
+    sorted by user then timestamp; the sort is stable, so ties keep file order."""
+    rows: list[tuple[int, int, str, str]] = []
+    user_field, rating_field, time_field = names
+    for number, (user, movie, rating, stamp) in records:
+        parse_int(path, number, user_field, user)
+        parse_float(path, number, rating_field, rating)
+        ts = parse_int(path, number, time_field, stamp)
+        _check_known(path, number, movie, meta, movies)
+        rows.append((int(user), ts, user, movie))
+    if not rows:
+        raise DataFormatError(path, None, "no ratings found")
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [(user, movie) for _, _, user, movie in rows]
+
+
 def load_ml1m(ratings: Path, movies: Path) -> SequenceDataset:
     """Loads the official ML-1M ``ratings.dat`` (``UserID::MovieID::Rating::Timestamp``).
 
@@ -45,19 +69,9 @@ def load_ml1m(ratings: Path, movies: Path) -> SequenceDataset:
         movies: Path of ``movies.dat``.
     """
     meta = read_movies_dat(movies)
-    rows: list[tuple[int, int, str, str]] = []
-    for number, (user, movie, rating, stamp) in split_fields(ratings, "latin-1", "::", 4):
-        parse_int(ratings, number, "UserID", user)
-        parse_float(ratings, number, "Rating", rating)
-        ts = parse_int(ratings, number, "Timestamp", stamp)
-        _check_known(ratings, number, movie, meta, movies)
-        rows.append((int(user), ts, user, movie))
-    if not rows:
-        raise DataFormatError(ratings, None, "no ratings found")
-    rows.sort(key=lambda r: (r[0], r[1]))  # stable: ties keep file order
-    return SequenceDataset.from_interactions(
-        "ml-1m", ((u, m) for _, _, u, m in rows), meta, f"ML-1M ratings.dat ({ratings})"
-    )
+    records = split_fields(ratings, "latin-1", "::", 4)
+    pairs = _chronological(ratings, records, ("UserID", "Rating", "Timestamp"), meta, movies)
+    return SequenceDataset.from_interactions("ml-1m", pairs, meta, f"ML-1M ratings.dat ({ratings})")
 
 
 def load_ml1m_reconstruction(interactions: Path, movies: Path) -> SequenceDataset:
@@ -101,17 +115,7 @@ def load_movielens_csv(directory: Path, name: str = "ml-latest-small") -> Sequen
     for number, (movie, title, genres) in csv_rows(movies_path, ("movieId", "title", "genres")):
         parse_int(movies_path, number, "movieId", movie)
         meta[movie] = ItemMeta(title=title, tags=_genres(genres))
-    rows: list[tuple[int, int, str, str]] = []
-    header = ("userId", "movieId", "rating", "timestamp")
-    for number, (user, movie, rating, stamp) in csv_rows(ratings_path, header):
-        parse_int(ratings_path, number, "userId", user)
-        parse_float(ratings_path, number, "rating", rating)
-        ts = parse_int(ratings_path, number, "timestamp", stamp)
-        _check_known(ratings_path, number, movie, meta, movies_path)
-        rows.append((int(user), ts, user, movie))
-    if not rows:
-        raise DataFormatError(ratings_path, None, "no ratings found")
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return SequenceDataset.from_interactions(
-        name, ((u, m) for _, _, u, m in rows), meta, f"MovieLens CSV ({directory})"
-    )
+    records = csv_rows(ratings_path, ("userId", "movieId", "rating", "timestamp"))
+    names = ("userId", "rating", "timestamp")
+    pairs = _chronological(ratings_path, records, names, meta, movies_path)
+    return SequenceDataset.from_interactions(name, pairs, meta, f"MovieLens CSV ({directory})")

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -108,13 +109,20 @@ def load_steering(directory: Path) -> tuple[SteeringHead, list[str], dict[str, o
         head_config = SteeringConfig(**config["steering"])  # type: ignore[arg-type]
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE}: steering: {exc}") from None
+    head = _with_weights(SteeringHead(head_config), directory)
+    return head, list(config["tags"]), config  # type: ignore[arg-type]
+
+
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+def _with_weights(module: M, directory: Path) -> M:
+    """Loads ``weights.pt`` of a checkpoint into ``module``; returns it in eval mode."""
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{weights}: missing")
-    head = SteeringHead(head_config)
-    head.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    head.eval()
-    return head, list(config["tags"]), config  # type: ignore[arg-type]
+    module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return module.eval()
 
 
 def _read_json(path: Path) -> dict[str, object]:
@@ -150,13 +158,7 @@ def load_backbone(directory: Path) -> tuple[SequentialBackbone, Catalogue, dict[
             f"{directory}: {ITEMS_FILE} lists {len(catalogue.item_ids)} items, "
             f"the model was built for num_items={backbone_config.num_items}"
         )
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"{weights}: missing")
-    model = build_backbone(backbone_config)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    model.eval()
-    return model, catalogue, config
+    return _with_weights(build_backbone(backbone_config), directory), catalogue, config
 
 
 def file_sha256(path: Path) -> str:
