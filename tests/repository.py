@@ -37,3 +37,19 @@ def moving_head(dataset: SequenceDataset, out: Path, seed: int = 0) -> Path:
     for expert in head.experts:
         torch.nn.init.normal_(expert.net[-1].weight, std=0.05)
     return save_steering(out, head.eval(), dataset.tag_names, {})
+
+
+def pytorch_reference(backbone_dir: Path, steering_dir: Path, request: dict) -> dict:
+    """What PyTorch computes for a dpr_steer request: USER_EMBEDDING and STEERED_EMBEDDING."""
+    from dpr_plugin.models.prompt_encoder import PromptEncoder
+    from dpr_plugin.training.checkpoint import load_backbone, load_steering
+    from export.wrappers import BackboneSignature
+
+    backbone, _, _ = load_backbone(backbone_dir)
+    head, _, _ = load_steering(steering_dir)
+    tensors = {k: torch.from_numpy(v) for k, v in request.items()}
+    with torch.no_grad():
+        user = BackboneSignature(backbone)(tensors["HISTORY_IDS"], tensors["HISTORY_LEN"])
+        prompt = PromptEncoder().model(tensors["PROMPT_IDS"], tensors["PROMPT_MASK"])
+        steered = head(user, prompt, tensors["STRENGTH"]).steered
+    return {"USER_EMBEDDING": user.numpy(), "STEERED_EMBEDDING": steered.numpy()}

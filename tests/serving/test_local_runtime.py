@@ -6,14 +6,13 @@ import asyncio
 
 import numpy as np
 import pytest
-import torch
 
 from dpr_plugin.contract import DPR_STEER, PROMPT_ENCODER, SEQ_BACKBONE, STEERING_HEAD
 from dpr_plugin.errors import InferenceError
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.serving.local_runtime import LocalRuntime
-from dpr_plugin.training.checkpoint import load_backbone, load_steering
 from export.parity import ATOL, RTOL, backbone_cases
+from tests.repository import pytorch_reference
 
 
 def _request(num_items: int, prompts: list[str]) -> dict[str, np.ndarray]:
@@ -31,23 +30,10 @@ def _request(num_items: int, prompts: list[str]) -> dict[str, np.ndarray]:
 
 def test_runtime_ensemble_matches_pytorch_pipeline(exported) -> None:
     _, backbone_dir, steering_dir, repository, _ = exported
-    runtime = LocalRuntime(repository)
-    backbone, catalogue, _ = load_backbone(backbone_dir)
-    head, _, _ = load_steering(steering_dir)
-    request = _request(len(catalogue.item_ids), ["more comedies", "no horror", "ok"])
-    out = runtime.infer_sync(DPR_STEER.name, request)
-    with torch.no_grad():
-        from export.wrappers import BackboneSignature
-
-        user = BackboneSignature(backbone)(
-            torch.from_numpy(request["HISTORY_IDS"]), torch.from_numpy(request["HISTORY_LEN"])
-        )
-        prompt = PromptEncoder().model(
-            torch.from_numpy(request["PROMPT_IDS"]), torch.from_numpy(request["PROMPT_MASK"])
-        )
-        steered = head(user, prompt, torch.from_numpy(request["STRENGTH"])).steered
-    np.testing.assert_allclose(out["USER_EMBEDDING"], user.numpy(), atol=ATOL, rtol=RTOL)
-    np.testing.assert_allclose(out["STEERED_EMBEDDING"], steered.numpy(), atol=ATOL, rtol=RTOL)
+    request = _request(40, ["more comedies", "no horror", "ok"])
+    out = LocalRuntime(repository).infer_sync(DPR_STEER.name, request)
+    for name, value in pytorch_reference(backbone_dir, steering_dir, request).items():
+        np.testing.assert_allclose(out[name], value, atol=ATOL, rtol=RTOL, err_msg=name)
     # strength 0 (third row) leaves the user vector as it is
     np.testing.assert_array_equal(out["STEERED_EMBEDDING"][2], out["USER_EMBEDDING"][2])
 

@@ -16,6 +16,7 @@ from dpr_plugin.serving.local_runtime import LocalRuntime
 from dpr_plugin.serving.triton_client import TritonBackend
 from dpr_plugin.triton_local.server import LocalTritonServer, TritonSettings, TritonStartError
 from export.parity import ATOL, RTOL, backbone_cases
+from tests.repository import pytorch_reference
 
 SETTINGS = TritonSettings(venv=Path(os.environ.get("DPR_TRITON_VENV", ".venv-triton")))
 
@@ -59,7 +60,7 @@ def test_triton_loads_every_model_ready(served) -> None:
     assert states == {m.name: "READY" for m in ALL_MODELS}
 
 
-def test_triton_ensemble_matches_in_process_runtime(served) -> None:
+def test_triton_ensemble_matches_in_process_runtime_and_pytorch(served) -> None:
     exported, server = served
     request = _request(40)
     served_out = asyncio.run(
@@ -68,6 +69,8 @@ def test_triton_ensemble_matches_in_process_runtime(served) -> None:
     local_out = LocalRuntime(exported[3]).infer_sync(DPR_STEER.name, request)
     assert set(served_out) == set(local_out)
     for name, value in local_out.items():
+        np.testing.assert_allclose(served_out[name], value, atol=ATOL, rtol=RTOL, err_msg=name)
+    for name, value in pytorch_reference(exported[1], exported[2], request).items():
         np.testing.assert_allclose(served_out[name], value, atol=ATOL, rtol=RTOL, err_msg=name)
     np.testing.assert_array_equal(
         served_out["STEERED_EMBEDDING"][2], served_out["USER_EMBEDDING"][2]
