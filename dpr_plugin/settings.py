@@ -28,9 +28,7 @@ def _parse_bool(text: str) -> bool:
 
 
 def _converter(annotation: Any) -> Any:
-    """The parser of a field type (``X | None`` parses as X)."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {}, {})  # noqa: S307 - field annotations of our own dataclasses
+    """The parser of a resolved field type (``X | None`` parses as X)."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     base = args[0] if args else annotation
     return _parse_bool if base is bool else base

@@ -36,9 +36,12 @@ class SteeringSamples:
 
 @torch.no_grad()
 def position_states(
-    backbone: SequentialBackbone, sequences: list[np.ndarray], batch_size: int = 64
+    backbone: SequentialBackbone,
+    sequences: list[np.ndarray],
+    wanted: set[tuple[int, int]],
+    batch_size: int = 64,
 ) -> dict[tuple[int, int], np.ndarray]:
-    """User vector before every position of every sequence: key (user, p) → state after seq[:p].
+    """User vectors before the ``wanted`` positions: key (user, p) → state after seq[:p].
 
     One forward pass per training window (the same windows stage 1 trained on), so each
     vector sees at most ``max_len`` items, as at serving time.
@@ -56,7 +59,8 @@ def position_states(
         out = backbone(torch.from_numpy(left_pad([w for _, _, w in chunk], length))).numpy()
         for row, (user, start, items) in enumerate(chunk):
             for i in range(len(items)):
-                states[(user, start + i + 1)] = out[row, length - len(items) + i]
+                if (user, start + i + 1) in wanted:
+                    states[(user, start + i + 1)] = out[row, length - len(items) + i].copy()
     return states
 
 
@@ -77,7 +81,7 @@ def build_samples(
         take = min(len(items), max_samples // 2)
         if take:
             chosen += [items[i] for i in rng.choice(len(items), size=take, replace=False)]
-    states = position_states(backbone, sequences)
+    states = position_states(backbone, sequences, {(u, p) for u, p, _, _ in chosen})
     return SteeringSamples(
         users=np.stack([states[(u, p)] for u, p, _, _ in chosen]).astype(np.float32),
         targets=np.array([sequences[u][p] for u, p, _, _ in chosen], dtype=np.int64),
