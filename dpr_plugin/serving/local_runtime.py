@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,7 @@ class LocalRuntime:
         options.inter_op_num_threads = 1
         self._sessions: dict[str, ort.InferenceSession] = {}
         self._caches: dict[str, OrderedDict[bytes, dict[str, np.ndarray]]] = {}
+        self._cache_lock = threading.Lock()
         for name, config in self.configs.items():
             if config.is_ensemble:
                 for step, _, _ in config.steps:
@@ -74,9 +76,10 @@ class LocalRuntime:
                 digest.update(str(inputs[name].shape).encode())
                 digest.update(np.ascontiguousarray(inputs[name]).tobytes())
             key = digest.digest()
-            if key in cache:
-                cache.move_to_end(key)
-                return dict(cache[key])
+            with self._cache_lock:  # requests run on worker threads
+                if key in cache:
+                    cache.move_to_end(key)
+                    return dict(cache[key])
         names = [t.name for t in config.outputs]
         try:
             values = self._sessions[model].run(names, dict(inputs))
@@ -84,9 +87,10 @@ class LocalRuntime:
             raise InferenceError(model, f"onnxruntime failed: {exc}") from exc
         result = dict(zip(names, values, strict=True))
         if cache is not None:
-            cache[key] = result
-            if len(cache) > CACHE_ENTRIES:
-                cache.popitem(last=False)
+            with self._cache_lock:
+                cache[key] = result
+                if len(cache) > CACHE_ENTRIES:
+                    cache.popitem(last=False)
         return dict(result)
 
     def _run_ensemble(
