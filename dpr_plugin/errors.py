@@ -28,6 +28,21 @@ class ConfigError(DprError):
     """A setting or a checkpoint configuration is invalid; the message names the field."""
 
 
+def require_positive(config: object, *names: str) -> None:
+    """Raises a ConfigError naming the first of ``names`` whose value is below 1."""
+    for name in names:
+        value = getattr(config, name)
+        if value < 1:
+            raise ConfigError(f"{name}: must be >= 1, got {value}")
+
+
+def require_rate(config: object, name: str) -> None:
+    """Raises a ConfigError unless ``name`` is a rate in [0, 1)."""
+    value = getattr(config, name)
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"{name}: must be in [0, 1), got {value}")
+
+
 class CheckpointError(DprError):
     """A checkpoint directory is missing, incomplete or inconsistent."""
 

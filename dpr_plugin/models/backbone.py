@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from dpr_plugin.errors import ConfigError
+from dpr_plugin.errors import ConfigError, require_positive, require_rate
 
 BACKBONES = ("sasrec", "gru4rec")
 
@@ -43,11 +43,8 @@ class BackboneConfig:
     def __post_init__(self) -> None:
         if self.kind not in BACKBONES:
             raise ConfigError(f"kind: expected one of {', '.join(BACKBONES)}, got {self.kind!r}")
-        for name in ("num_items", "hidden_dim", "max_len", "num_layers", "num_heads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+        require_positive(self, "num_items", "hidden_dim", "max_len", "num_layers", "num_heads")
+        require_rate(self, "dropout")
         if self.hidden_dim % self.num_heads:
             raise ConfigError(
                 f"num_heads: {self.num_heads} does not divide hidden_dim {self.hidden_dim}"

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from dpr_plugin.errors import ConfigError
+from dpr_plugin.errors import require_positive, require_rate
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class SteeringConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in (
+        require_positive(
+            self,
             "hidden_dim",
             "prompt_dim",
             "num_tags",
@@ -60,11 +61,8 @@ class SteeringConfig:
             "expert_hidden",
             "positive_experts",
             "negative_experts",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+        )
+        require_rate(self, "dropout")
 
     @property
     def num_experts(self) -> int:

@@ -18,7 +18,7 @@ import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
 from tqdm import tqdm
 
 from dpr_plugin.data.split import LeaveOneOutSplit
-from dpr_plugin.errors import ConfigError
+from dpr_plugin.errors import ConfigError, require_positive
 from dpr_plugin.evaluation.full_ranking import evaluate_split
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.training.batches import batches, training_windows
@@ -67,9 +67,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ConfigError(f"loss: expected one of {', '.join(LOSSES)}, got {self.loss!r}")
-        for name in ("max_epochs", "batch_size", "patience", "eval_every", "negatives"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        require_positive(self, "max_epochs", "batch_size", "patience", "eval_every", "negatives")
         if self.lr <= 0:
             raise ConfigError(f"lr: must be > 0, got {self.lr}")
 

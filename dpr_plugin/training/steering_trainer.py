@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
 from tqdm import tqdm
 
+from dpr_plugin.errors import ConfigError, require_positive
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.models.steering_head import SteeringHead
@@ -66,6 +67,12 @@ class SteeringTrainConfig:
     positive_weight: float = 0.5
     max_samples: int = 100_000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        require_positive(self, "align_steps", "epochs", "batch_size", "max_samples")
+        for name in ("align_lr", "tau", "lr"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
 
 
 @dataclass

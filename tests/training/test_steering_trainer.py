@@ -122,3 +122,12 @@ def test_hybrid_never_violates_and_standard_is_identity(steered) -> None:
     assert negative["hybrid"]["violation@10"] == 0.0 == negative["filter"]["violation@10"]
     assert negative["hybrid"]["ndcg@10"] >= negative["filter"]["ndcg@10"]
     assert report["standard"]["dpr_ndcg@10"] == report["standard"]["backbone_ndcg@10"]
+
+
+def test_steering_train_config_names_field_when_invalid() -> None:
+    from dpr_plugin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_samples: must be >= 1"):
+        SteeringTrainConfig(max_samples=0)
+    with pytest.raises(ConfigError, match="tau: must be > 0"):
+        SteeringTrainConfig(tau=0.0)
