@@ -130,6 +130,8 @@ def run_export(
         )
     )
     shutil.copy(encoder.model_dir / "tokenizer.json", repository / "prompt_encoder" / version)
+    # Triton (NGC container included) loads an ensemble only with an (empty) version folder.
+    (repository / "dpr_steer" / version).mkdir(parents=True, exist_ok=True)
     manifest = {"tags": tags, "backbone": backbone.config.kind, "parity_max_abs_diff": reports}
     write_manifest(repository, records, manifest)
     return manifest
