@@ -64,6 +64,8 @@ def evaluate_steering(
     positives, negatives = select_cases(histories, targets, tag_matrix, rules)
     table = backbone.item_vectors()[1:]
     standard = evaluate_split(backbone, split, stage)
+    # One backbone pass for every user; each task takes its cases' rows from it.
+    all_users = user_vectors(backbone, histories)  # [U, D]
     report: dict[str, object] = {
         "standard": {
             "backbone_ndcg@10": round(standard["ndcg@10"], 4),
@@ -77,8 +79,7 @@ def evaluate_steering(
         if len(cases) == 0:
             report[name] = {}
             continue
-        hist = [histories[r] for r in cases.rows]
-        users = user_vectors(backbone, hist)  # [B, D]
+        users = all_users[torch.from_numpy(cases.rows)]  # [B, D]
         base = (users @ table.T).numpy()  # [B, N]
         gold = targets[cases.rows] - 1
         allowed = allowed_items(item_tags, cases.tags, cases.negative)
