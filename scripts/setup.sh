@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Creates .venv (Python 3.11) and installs the project with the extras named in $DPR_EXTRAS
-# (default: train,dev). Safe to re-run: it only installs what is missing or changed.
+# (default: train,dev,qdrant,redis). Safe to re-run: it only installs what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
-EXTRAS=${DPR_EXTRAS:-train,dev}
+EXTRAS=${DPR_EXTRAS:-train,dev,qdrant,redis}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

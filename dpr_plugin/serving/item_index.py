@@ -1,0 +1,136 @@
+"""The item index interface: vector search over item embeddings with payload filters.
+
+Two implementations answer the same cases: the embedded Qdrant engine (``qdrant-edge-py``,
+the default) and a Qdrant server or cluster through ``qdrant-client``. Point ids are the
+model's internal item ids (1..N; 0 is padding and never indexed); the platform's own item id
+travels in the payload field ``item_id``. Scores are dot products, as in training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from dpr_plugin.errors import DprError
+
+PayloadValue = str | int | float | list[str] | list[int]
+FieldKind = Literal["keyword", "integer", "float"]
+
+#: Payload fields every index built from an exported catalogue carries, and how they are indexed.
+#: ``title`` is stored for responses but not indexed.
+CATALOGUE_FIELDS: dict[str, FieldKind] = {
+    "item_id": "keyword",
+    "tags": "keyword",
+    "year": "integer",
+}
+
+
+class IndexQueryError(DprError):
+    """The index rejected a query or a build (bad field, wrong dimension...)."""
+
+
+class IndexUnavailableError(DprError):
+    """The index cannot be reached, is not built yet, or did not answer within the deadline."""
+
+
+@dataclass(frozen=True)
+class IndexedItem:
+    """One point to index: internal id, embedding and payload."""
+
+    item_id: int
+    vector: np.ndarray
+    payload: Mapping[str, PayloadValue]
+
+
+@dataclass(frozen=True)
+class Match:
+    """``field`` has at least one of ``values`` (for a list field: any element matches)."""
+
+    field: str
+    values: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Range:
+    """``gte <= field <= lte`` for a numeric field; a bound of ``None`` is open."""
+
+    field: str
+    gte: float | None = None
+    lte: float | None = None
+
+
+Condition = Match | Range
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What a hit must satisfy: every ``must`` condition, no ``must_not`` condition, and an id
+    outside ``exclude_ids``."""
+
+    must: tuple[Condition, ...] = ()
+    must_not: tuple[Condition, ...] = ()
+    exclude_ids: frozenset[int] = field(default_factory=frozenset)
+
+    def is_empty(self) -> bool:
+        """True when the filter lets every point through."""
+        return not (self.must or self.must_not or self.exclude_ids)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result. ``vector`` is filled only when asked for."""
+
+    item_id: int
+    score: float
+    payload: dict[str, PayloadValue]
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What is being served: point count, dimension, the build's generation name and the
+    indexed payload fields."""
+
+    points: int
+    dim: int
+    generation: str
+    fields: dict[str, FieldKind]
+
+
+class ItemIndex(Protocol):
+    """Vector search over the item catalogue."""
+
+    async def search(
+        self,
+        vectors: np.ndarray,
+        limit: int,
+        where: SearchFilter,
+        payload_fields: Sequence[str] = (),
+        with_vectors: bool = False,
+        timeout_s: float | None = None,
+    ) -> list[list[Hit]]:
+        """Top ``limit`` hits by dot product for each row of ``vectors`` (float32 [B, D]), best
+        first, under one filter. Raises IndexQueryError naming the field for a filter on a field
+        that is not indexed, IndexUnavailableError when down or past ``timeout_s``."""
+        ...
+
+    async def info(self) -> IndexInfo:
+        """The generation being served; IndexUnavailableError if none is."""
+        ...
+
+    async def close(self) -> None:
+        """Releases files or connections."""
+        ...
+
+
+class IndexBuilder(Protocol):
+    """Builds a new generation of the index and switches readers to it atomically."""
+
+    def build(self, items: Iterable[IndexedItem], dim: int, fields: Mapping[str, FieldKind]) -> str:
+        """Writes every item into a fresh generation with a payload index per field, then makes
+        it the served one in one atomic step; returns the generation name. A failed build leaves
+        the previous generation served and removes its own partial files."""
+        ...
