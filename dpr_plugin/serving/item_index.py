@@ -129,7 +129,9 @@ class ItemIndex(Protocol):
 class IndexBuilder(Protocol):
     """Builds a new generation of the index and switches readers to it atomically."""
 
-    def build(self, items: Iterable[IndexedItem], dim: int, fields: Mapping[str, FieldKind]) -> str:
+    async def build(
+        self, items: Iterable[IndexedItem], dim: int, fields: Mapping[str, FieldKind]
+    ) -> str:
         """Writes every item into a fresh generation with a payload index per field, then makes
         it the served one in one atomic step; returns the generation name. A failed build leaves
         the previous generation served and removes its own partial files."""
