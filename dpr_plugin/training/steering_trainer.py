@@ -6,7 +6,9 @@ Stage 2 — alignment (trains projection, polarity reader, tag reader; nothing e
   * InfoNCE between the projected prompt p and every tag centroid c_t (mean item embedding of
     the tag), temperature ``tau``: a prompt about t must land nearest t's collaborative region;
   * binary cross-entropy of the polarity reader (negative prompt or not);
-  * cross-entropy of the tag reader over tags.
+  * binary cross-entropy of the tag reader, one sigmoid per tag (the named tag is 1, every
+    other tag 0), so the exported TAG_SCORES are calibrated per tag and a score >= 0.5 means
+    "named" (a softmax-trained reader exported through sigmoids fired on 4-6 tags per prompt).
 Stage 3 — steering (trains fusion, gates and experts; projection and readers frozen):
   * cross-entropy of the true next item under h' over the whole catalogue, on positive and
     negative samples from training positions;
@@ -56,7 +58,7 @@ class SteeringTrainConfig:
         seed: Seed of sampling and initialisation.
     """
 
-    align_steps: int = 300
+    align_steps: int = 1000
     align_lr: float = 3e-3
     tau: float = 0.1
     epochs: int = 4
@@ -112,6 +114,7 @@ def align(
     params = [*head.projection.parameters(), *head.polarity.parameters(), *head.tags.parameters()]
     optimizer = torch.optim.AdamW(params, lr=cfg.align_lr)
     targets = F.normalize(centroids, dim=-1)  # [T, D]
+    named = F.one_hot(tag, len(centroids)).float()  # [M, T]
     started = time.perf_counter()
     head.train()
     for _ in range(cfg.align_steps):
@@ -119,7 +122,8 @@ def align(
         loss = (
             F.cross_entropy(p @ targets.T / cfg.tau, tag)
             + F.binary_cross_entropy_with_logits(head.polarity(z).squeeze(-1), neg)
-            + F.cross_entropy(head.tags(z), tag)
+            # one sigmoid per tag (the export reports sigmoid scores; a prompt may name several)
+            + F.binary_cross_entropy_with_logits(head.tags(z), named)
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -96,7 +96,8 @@ class LocalTritonServer:
             self._install = ensure_install(self.settings.venv)
         self._workspace = Path(tempfile.mkdtemp(prefix="dpr_triton_"))
         backends, caches = build_workspace(self._install, self._workspace)
-        self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
+        if not self.grpc_port:  # a restart keeps its ports, so clients reconnect to it
+            self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
         (self.repository / "dpr_steer" / "1").mkdir(parents=True, exist_ok=True)
         command = [
             str(self._install.binary),
@@ -165,7 +166,7 @@ class LocalTritonServer:
         return self._process is not None and self._process.poll() is None
 
     def kill(self) -> None:
-        """SIGKILLs the server (fault tests); ``start()`` brings up a new one."""
+        """SIGKILLs the server (fault tests); ``start()`` brings up a new one on the same ports."""
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
