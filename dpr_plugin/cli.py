@@ -1,4 +1,4 @@
-"""The ``dpr`` command line: train and evaluate backbones (more subcommands join as layers land)."""
+"""The ``dpr`` command line: train and evaluate models; index, serve and call the service."""
 
 from __future__ import annotations
 
@@ -189,15 +189,13 @@ def _cmd_triton(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``dpr`` with every subcommand."""
+def _add_training_commands(sub: argparse._SubParsersAction) -> None:
+    """train, evaluate, train-steering: they need the ``train`` extra (torch)."""
     from dpr_plugin.models.backbone import BACKBONES, BackboneConfig
+    from dpr_plugin.models.steering_head import SteeringConfig
     from dpr_plugin.settings import add_arguments
     from dpr_plugin.training.backbone_trainer import TrainConfig
-
-    parser = argparse.ArgumentParser(prog="dpr", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from dpr_plugin.training.steering_trainer import SteeringTrainConfig
 
     train = sub.add_parser("train", help="train a backbone (stage 1) and evaluate it")
     _add_data_flags(train)
@@ -217,9 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(func=_cmd_evaluate)
 
-    from dpr_plugin.models.steering_head import SteeringConfig
-    from dpr_plugin.training.steering_trainer import SteeringTrainConfig
-
     steering = sub.add_parser(
         "train-steering", help="stages 2-3 on a trained backbone, then the steering tasks"
     )
@@ -233,7 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(steering, SteeringTrainConfig, "steer")
     steering.set_defaults(func=_cmd_train_steering)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dpr`` with every subcommand (training ones need torch)."""
+    from dpr_plugin.service_cli import add_service_commands
+    from dpr_plugin.settings import add_arguments
     from dpr_plugin.triton_local.server import TritonSettings
+
+    parser = argparse.ArgumentParser(prog="dpr", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    try:
+        _add_training_commands(sub)
+    except ImportError as exc:  # a serving install: no torch
+        log.debug("training commands unavailable: %s", exc)
 
     triton = sub.add_parser("triton", help="run the local tritonserver on a model repository")
     triton.add_argument("--repository", default="triton_models")
@@ -242,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(triton, TritonSettings, "triton")
     triton.set_defaults(func=_cmd_triton)
+    add_service_commands(sub)
     return parser
 
 

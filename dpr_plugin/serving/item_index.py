@@ -45,6 +45,22 @@ class IndexedItem:
     payload: Mapping[str, PayloadValue]
 
 
+def validate_item(item: IndexedItem, dim: int, seen: set[int]) -> None:
+    """Checks one point before it is written (ids >= 1 and unique, finite [dim] vectors);
+    adds its id to ``seen``."""
+    where = f"items[id={item.item_id!r}]"
+    if not isinstance(item.item_id, int) or item.item_id < 1:
+        raise IndexQueryError(f"{where}.item_id: must be an integer >= 1")
+    if item.item_id in seen:
+        raise IndexQueryError(f"{where}.item_id: duplicate")
+    vector = np.asarray(item.vector)
+    if vector.shape != (dim,):
+        raise IndexQueryError(f"{where}.vector: expected shape [{dim}], got {list(vector.shape)}")
+    if not np.isfinite(vector).all():
+        raise IndexQueryError(f"{where}.vector: must be finite")
+    seen.add(item.item_id)
+
+
 @dataclass(frozen=True)
 class Match:
     """``field`` has at least one of ``values`` (for a list field: any element matches)."""

@@ -1,0 +1,1 @@
+"""The gRPC layer: validation, conversion, the servicer and the server."""

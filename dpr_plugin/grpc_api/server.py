@@ -1,0 +1,216 @@
+"""The gRPC server: the steering service plus standard health checking, server reflection and
+a Prometheus endpoint, on embedded defaults unless URLs are given.
+
+Embedded defaults: the local ``tritonserver`` binary on the exported repository (or, with
+``in_process``, onnxruntime in the service), Qdrant's engine in-process on ``index_dir``, and a
+SQLite history store. Production: ``triton_url``, ``qdrant_url`` and a ``redis://`` history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from dpr_plugin.errors import ConfigError, require_positive
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.grpc_api.servicer import SteeringServicer
+from dpr_plugin.serving.history_store import HistoryStore, open_history_store
+from dpr_plugin.serving.inference import InferenceBackend
+from dpr_plugin.serving.item_index import ItemIndex
+from dpr_plugin.serving.local_runtime import LocalRuntime
+from dpr_plugin.serving.metrics import ServiceMetrics
+from dpr_plugin.serving.model_bundle import ModelBundle
+from dpr_plugin.serving.pipeline import PipelineSettings, SteeringPipeline
+
+log = logging.getLogger("dpr.server")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SteeringService"].full_name
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Settings of ``dpr serve`` (flags ``--<field>`` / env ``DPR_SERVE_<FIELD>``).
+
+    Attributes:
+        host: Address the gRPC server binds.
+        port: gRPC port; 0 lets the OS pick one.
+        metrics_port: Prometheus endpoint port on ``host``; 0 lets the OS pick, -1 disables it.
+        repository: The exported model repository (tokenizer, tags, item ids; and the models
+            for the local Triton and the in-process runtime).
+        triton_url: A running Triton's gRPC address; empty starts the local ``tritonserver``.
+        in_process: Run the models with onnxruntime inside the service instead of Triton.
+        qdrant_url: A Qdrant server (``http://host:6333``); empty uses the embedded engine.
+        qdrant_alias: Collection alias the server index is served under.
+        index_dir: Directory of the embedded index (built by ``dpr index``).
+        history_url: SQLite path or ``redis://host:port/db``.
+        history_length: Most events kept per user.
+        steering_budget_ms: Longest the steering inference may take before falling back.
+        index_timeout_ms: Longest a vector search may take.
+        grace_s: Time in-flight calls get on shutdown.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    metrics_port: int = 9464
+    repository: Path = Path("triton_models")
+    triton_url: str = ""
+    in_process: bool = False
+    qdrant_url: str = ""
+    qdrant_alias: str = "dpr_items"
+    index_dir: Path = Path("runs/index")
+    history_url: str = "runs/history.sqlite"
+    history_length: int = 200
+    steering_budget_ms: float = 250.0
+    index_timeout_ms: float = 1000.0
+    grace_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        require_positive(self, "history_length")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port: must be in 0..65535, got {self.port}")
+        if not -1 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port: must be in -1..65535, got {self.metrics_port}")
+        if self.steering_budget_ms <= 0 or self.index_timeout_ms <= 0:
+            raise ConfigError("steering_budget_ms, index_timeout_ms: must be > 0")
+        if self.in_process and self.triton_url:
+            raise ConfigError("in_process: cannot be combined with triton_url")
+
+
+def open_index(settings: ServeSettings) -> ItemIndex:
+    """The item index named by the settings (server if ``qdrant_url``, else embedded)."""
+    if settings.qdrant_url:
+        from dpr_plugin.serving.qdrant_server_index import connect_server_index
+
+        index, _ = connect_server_index(
+            settings.qdrant_url, settings.qdrant_alias, settings.index_timeout_ms / 1000
+        )
+        return index
+    from dpr_plugin.serving.qdrant_edge_index import EdgeItemIndex
+
+    return EdgeItemIndex(Path(settings.index_dir))
+
+
+class SteeringServer:
+    """Owns every component of a running service; ``start`` then ``wait``/``stop``."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.metrics = ServiceMetrics()
+        self.port = 0
+        self.metrics_port = 0
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+        self._closers: list[object] = []
+        self._triton: object | None = None
+        self._metrics_http: object | None = None
+        self.pipeline: SteeringPipeline | None = None
+
+    def _backends(self) -> tuple[InferenceBackend, InferenceBackend | None]:
+        """The primary backend and the in-process fallback for the unsteered vector."""
+        repository = Path(self.settings.repository)
+        if self.settings.in_process:
+            return LocalRuntime(repository), None
+        from dpr_plugin.serving.triton_client import TritonBackend
+
+        url = self.settings.triton_url
+        if not url:
+            from dpr_plugin.triton_local.server import LocalTritonServer
+
+            triton = LocalTritonServer(repository).start()
+            self._triton = triton
+            url = triton.grpc_url
+        # The unsteered vector when Triton is down: the same export, in-process.
+        local_models = (repository / "seq_backbone" / "1" / "model.onnx").is_file()
+        fallback = LocalRuntime(repository) if local_models else None
+        return TritonBackend(url), fallback
+
+    async def start(
+        self,
+        index: ItemIndex | None = None,
+        history: HistoryStore | None = None,
+        backend: InferenceBackend | None = None,
+        fallback: InferenceBackend | None = None,
+    ) -> int:
+        """Builds the components (or takes the given ones), binds, serves; returns the port."""
+        bundle = ModelBundle.load(Path(self.settings.repository))
+        if backend is None:
+            backend, fallback = self._backends()
+        index = index or open_index(self.settings)
+        history = history or open_history_store(
+            self.settings.history_url, self.settings.history_length
+        )
+        await index.info()  # fails now, not on the first request, when no index is built
+        self.pipeline = SteeringPipeline(
+            bundle,
+            backend,
+            index,
+            history,
+            self.metrics,
+            fallback,
+            PipelineSettings(steering_budget_s=self.settings.steering_budget_ms / 1000),
+        )
+        self._closers = [backend, index, history] + ([fallback] if fallback else [])
+        server = grpc.aio.server()
+        pb_grpc.add_SteeringServiceServicer_to_server(SteeringServicer(self.pipeline), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME),
+            server,
+        )
+        self.port = server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
+        if self.port == 0:
+            raise ConfigError(f"port: cannot bind {self.settings.host}:{self.settings.port}")
+        await server.start()
+        self._server = server
+        if self.settings.metrics_port >= 0:
+            http, _ = start_http_server(
+                self.settings.metrics_port, self.settings.host, registry=self.metrics.registry
+            )
+            self._metrics_http = http
+            self.metrics_port = http.server_port
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "serving %s on %s:%d (metrics :%d, model %s)",
+            SERVICE_NAME,
+            self.settings.host,
+            self.port,
+            self.metrics_port,
+            bundle.model_version,
+        )
+        return self.port
+
+    async def wait(self) -> None:
+        """Blocks until the server stops."""
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    async def stop(self) -> None:
+        """Graceful shutdown: NOT_SERVING, let in-flight calls finish, release everything."""
+        await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(self.settings.grace_s)
+            self._server = None
+        for component in self._closers:
+            close = getattr(component, "close", None)
+            if close is not None:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+        self._closers = []
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()  # type: ignore[attr-defined]
+            self._metrics_http.server_close()  # type: ignore[attr-defined]
+            self._metrics_http = None
+        if self._triton is not None:
+            self._triton.stop()  # type: ignore[attr-defined]
+            self._triton = None

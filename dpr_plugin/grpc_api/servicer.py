@@ -1,0 +1,86 @@
+"""The SteeringService servicer: validate → pipeline → convert, errors through one table.
+
+Logs carry the request id, the user id, the served path and timings; never the prompt text
+(only its length and a short digest, enough to correlate repeated prompts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+
+import grpc
+
+from dpr_plugin.grpc_api.conversion import steer_response
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.grpc_api.status import status_of
+from dpr_plugin.grpc_api.validation import append_request, steer_query
+from dpr_plugin.serving.pipeline import SteeringPipeline
+
+log = logging.getLogger("dpr.grpc")
+
+
+def prompt_digest(prompt: str) -> str:
+    """What logs may say about a prompt: its length and a 10-hex digest."""
+    if not prompt:
+        return "none"
+    return f"len={len(prompt)} sha256={hashlib.sha256(prompt.encode()).hexdigest()[:10]}"
+
+
+class SteeringServicer(pb_grpc.SteeringServiceServicer):
+    """Implements dpr.v1.SteeringService on a pipeline."""
+
+    def __init__(self, pipeline: SteeringPipeline) -> None:
+        self.pipeline = pipeline
+        self.metrics = pipeline.metrics
+
+    async def _fail(
+        self, context: grpc.aio.ServicerContext, exc: BaseException, request_id: str
+    ) -> None:
+        code, message = status_of(exc, request_id)
+        self.metrics.errors.labels(code.name).inc()
+        if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
+            log.info("request %s: %s: %s", request_id, code.name, message)
+        else:
+            log.error("request %s: %s: %r", request_id, code.name, exc)
+        await context.abort(code, message)
+
+    async def Steer(  # noqa: N802 - the gRPC method name
+        self, request: pb.SteerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SteerResponse:
+        """Answers one Steer call."""
+        request_id = request.request_id or uuid.uuid4().hex
+        try:
+            query = steer_query(request, self.pipeline.bundle.tags)
+            query_id = query.request_id
+            remaining = context.time_remaining()
+            deadline = None if remaining is None else time.monotonic() + remaining
+            result = await self.pipeline.steer(query, deadline)
+        except Exception as exc:  # every failure goes through the status table
+            await self._fail(context, exc, request_id)
+            raise  # unreachable: abort raises
+        log.info(
+            "request %s user %s prompt[%s] path=%s items=%d total=%.1fms",
+            query_id,
+            query.user_id,
+            prompt_digest(query.prompt),
+            result.served_path.value,
+            len(result.items),
+            result.timings_ms.get("total", 0.0),
+        )
+        return steer_response(result)
+
+    async def AppendInteractions(  # noqa: N802 - the gRPC method name
+        self, request: pb.AppendInteractionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppendInteractionsResponse:
+        """Records events in the history store."""
+        try:
+            user_id, items = append_request(request)
+            length = await self.pipeline.history.append(user_id, items)
+        except Exception as exc:
+            await self._fail(context, exc, "append")
+            raise
+        return pb.AppendInteractionsResponse(history_length=length)

@@ -1,0 +1,181 @@
+"""The service's subcommands of ``dpr`` (none of them needs torch):
+
+* ``dpr index``          build the item index from an export (atomic switch when rebuilt)
+* ``dpr load-histories`` import a dataset's user histories into the history store
+* ``dpr serve``          run the gRPC service
+* ``dpr steer``          call a running service and print the items as a table
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+
+from dpr_plugin.errors import DprError
+from dpr_plugin.settings import add_arguments, build
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from dpr_plugin.serving.index_catalogue import catalogue_items
+    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS
+
+    items, dim = catalogue_items(Path(args.repository))
+
+    async def run() -> str:
+        if args.qdrant_url:
+            from dpr_plugin.serving.qdrant_server_index import connect_server_index
+
+            index, builder = connect_server_index(args.qdrant_url, args.qdrant_alias, 30.0)
+        else:
+            from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder, EdgeItemIndex
+
+            builder = EdgeIndexBuilder(Path(args.index_dir))
+            index = None
+        try:
+            generation = await builder.build(items, dim, CATALOGUE_FIELDS)
+            if index is None:
+                index = EdgeItemIndex(Path(args.index_dir))
+            info = await index.info()
+        finally:
+            if index is not None:
+                await index.close()
+        print(
+            f"index {info.generation}: {info.points} items, dim {info.dim}, "
+            f"payload indexes {sorted(info.fields)}"
+        )
+        return generation
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    print(f"built in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _cmd_load_histories(args: argparse.Namespace) -> int:
+    from dpr_plugin.data.sources import load_dataset
+    from dpr_plugin.serving.history_store import open_history_store
+
+    dataset = load_dataset(args.dataset)
+    histories = {
+        user: [dataset.item_ids[i - 1] for i in sequence[-args.history_length :]]
+        for user, sequence in zip(dataset.user_ids, dataset.sequences, strict=True)
+    }
+
+    async def run() -> int:
+        store = open_history_store(args.history_url, args.history_length)
+        try:
+            return await store.append_many(histories)
+        finally:
+            await store.close()
+
+    users = asyncio.run(run())
+    print(f"{users} user histories from {dataset.name} written to {args.history_url}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from dpr_plugin.grpc_api.server import ServeSettings, SteeringServer
+
+    settings = build(ServeSettings, args, "serve")
+
+    async def run() -> None:
+        server = SteeringServer(settings)
+        await server.start()
+        print(f"dpr serve: listening on {settings.host}:{server.port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+        print("dpr serve: stopped", flush=True)
+
+    asyncio.run(run())
+    return 0
+
+
+def _cmd_steer(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+    from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+
+    request = pb.SteerRequest(user_id=args.user, prompt=args.prompt, top_k=args.top_k)
+    request.must_tags.extend(args.must_tag)
+    request.must_not_tags.extend(args.must_not_tag)
+    request.negative_mode = pb.NegativeMode.Value(f"NEGATIVE_MODE_{args.negative_mode.upper()}")
+    with grpc.insecure_channel(args.target) as channel:
+        try:
+            response = pb_grpc.SteeringServiceStub(channel).Steer(request, timeout=args.timeout)
+        except grpc.RpcError as exc:
+            raise DprError(f"{exc.code().name}: {exc.details()}") from None
+    if args.json:
+        print(json.dumps(MessageToDict(response), indent=2))
+        return 0
+    print(format_response(args.prompt, response))
+    return 0
+
+
+def format_response(prompt: str, response: object) -> str:
+    """A readable table of one SteerResponse."""
+    from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+
+    assert isinstance(response, pb.SteerResponse)
+    understood = response.understood
+    tags = ", ".join(f"{t.tag} {t.score:.2f}" for t in understood.tags) or "-"
+    lines = [
+        f"prompt {prompt!r}: path {pb.ServedPath.Name(response.served_path)[12:].lower()}, "
+        f"understood {pb.Polarity.Name(understood.polarity)[9:].lower()} [{tags}]"
+        + (f", fallback: {response.fallback_reason}" if response.fallback_reason else ""),
+        f"{'#':>3} {'item':>8} {'score':>7} {'unsteered':>9} {'move':>5}  title / tags",
+    ]
+    for rank, item in enumerate(response.items, start=1):
+        payload = dict(item.payload.items())
+        move = f"{item.rank_change:+d}" if item.HasField("rank_change") else "new"
+        tag_list = "|".join(str(t) for t in payload.get("tags", []))
+        lines.append(
+            f"{rank:>3} {item.item_id:>8} {item.score:7.3f} {item.unsteered_score:9.3f} "
+            f"{move:>5}  {payload.get('title', '')} [{tag_list}]"
+        )
+    return "\n".join(lines)
+
+
+def add_service_commands(sub: argparse._SubParsersAction) -> None:
+    """Registers index, load-histories, serve and steer."""
+    from dpr_plugin.grpc_api.server import ServeSettings
+
+    index = sub.add_parser("index", help="build the item index from an exported repository")
+    index.add_argument("--repository", default="triton_models")
+    index.add_argument("--index-dir", default="runs/index", help="embedded index directory")
+    index.add_argument("--qdrant-url", default="", help="a Qdrant server instead (http://...)")
+    index.add_argument("--qdrant-alias", default="dpr_items")
+    index.set_defaults(func=_cmd_index)
+
+    histories = sub.add_parser("load-histories", help="import a dataset's user histories")
+    histories.add_argument("--dataset", required=True, help="'bundled' or FORMAT:DIR")
+    histories.add_argument("--history-url", default="runs/history.sqlite")
+    histories.add_argument("--history-length", type=int, default=200)
+    histories.set_defaults(func=_cmd_load_histories)
+
+    serve = sub.add_parser("serve", help="run the gRPC steering service")
+    add_arguments(serve, ServeSettings, "serve")
+    serve.set_defaults(func=_cmd_serve)
+
+    steer = sub.add_parser("steer", help="call Steer on a running service")
+    steer.add_argument("--target", default="127.0.0.1:50051")
+    steer.add_argument("--user", required=True)
+    steer.add_argument("--prompt", default="")
+    steer.add_argument("--top-k", type=int, default=10)
+    steer.add_argument("--must-tag", action="append", default=[])
+    steer.add_argument("--must-not-tag", action="append", default=[])
+    steer.add_argument("--negative-mode", choices=("soft", "hard", "hybrid"), default="soft")
+    steer.add_argument("--timeout", type=float, default=5.0)
+    steer.add_argument("--json", action="store_true", help="print the response as JSON")
+    steer.set_defaults(func=_cmd_steer)

@@ -1,0 +1,52 @@
+"""Prometheus metrics of the steering service: latency per stage, requests by served path,
+what prompts were understood as. Each service owns its registry (tests run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+STAGES = ("history", "tokenize", "infer", "search", "total")
+_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class ServiceMetrics:
+    """The service's metric families, registered in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.stage_seconds = Histogram(
+            "dpr_stage_seconds",
+            "Latency of each pipeline stage (history, tokenize, infer, search, total)",
+            ["stage"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "dpr_steer_requests",
+            "Steer requests answered, by the path that served them",
+            ["path"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "dpr_steer_errors",
+            "Steer requests that failed, by gRPC status code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "dpr_steer_fallbacks",
+            "Requests served unsteered because the steering path failed, by cause",
+            ["cause"],
+            registry=self.registry,
+        )
+        self.understood_tags = Counter(
+            "dpr_understood_tags",
+            "Tags prompts were understood to name, by polarity",
+            ["tag", "polarity"],
+            registry=self.registry,
+        )
+
+    def observe_stages(self, timings_ms: dict[str, float]) -> None:
+        """Records one request's stage latencies (milliseconds)."""
+        for stage, ms in timings_ms.items():
+            self.stage_seconds.labels(stage).observe(ms / 1000.0)

@@ -1,0 +1,311 @@
+"""The steering pipeline: history → tokenize → infer → search → respond.
+
+It knows nothing of gRPC. Degradation is explicit: when the steering path fails or runs over
+its budget, the unsteered list is served and the result says so; when the primary inference
+backend (Triton) is down altogether, the unsteered user vector comes from the fallback backend
+(the in-process runtime over the same export) so the service keeps answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dpr_plugin.contract import (
+    DPR_STEER,
+    EXPERT_WEIGHTS,
+    HISTORY_IDS,
+    HISTORY_LEN,
+    HISTORY_LENGTH,
+    NEGATIVE_PROB,
+    PROMPT_IDS,
+    PROMPT_MASK,
+    SEQ_BACKBONE,
+    STEERED_EMBEDDING,
+    STRENGTH,
+    TAG_SCORES,
+    USER_EMBEDDING,
+)
+from dpr_plugin.errors import BackendUnavailableError, InferenceError
+from dpr_plugin.serving.history_store import HistoryStore
+from dpr_plugin.serving.inference import InferenceBackend, InferenceTimeoutError
+from dpr_plugin.serving.item_index import ItemIndex, Match, SearchFilter
+from dpr_plugin.serving.metrics import ServiceMetrics
+from dpr_plugin.serving.model_bundle import ModelBundle
+from dpr_plugin.serving.steer_query import (
+    RANK_DEPTH,
+    NegativeMode,
+    Polarity,
+    ScoredItem,
+    ServedPath,
+    SteerQuery,
+    SteerResult,
+    Understanding,
+    UserNotFoundError,
+)
+
+log = logging.getLogger("dpr.pipeline")
+
+TAG_THRESHOLD = 0.5
+"""A tag counts as named by the prompt when its TAG_SCORES probability reaches this."""
+
+
+class DeadlineExceededError(Exception):
+    """The caller's deadline passed before an answer could be built."""
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Time budgets of the pipeline.
+
+    Attributes:
+        steering_budget_s: Most time the steering inference may take before the unsteered
+            list is served instead.
+        search_reserve_s: Time kept for the search (and the fallback) out of the deadline.
+    """
+
+    steering_budget_s: float = 0.25
+    search_reserve_s: float = 0.02
+
+
+class _Clock:
+    """Stage timings of one request, and the time left before its deadline."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.start = time.perf_counter()
+        self.deadline = deadline
+        self.timings: dict[str, float] = {}
+        self._mark = self.start
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._mark) * 1000.0
+        self._mark = now
+
+    def left(self, cap: float | None = None) -> float | None:
+        """Seconds to the deadline (capped); raises DeadlineExceededError when none are left."""
+        if self.deadline is None:
+            return cap
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceededError("deadline exceeded")
+        return left if cap is None else min(left, cap)
+
+
+def _history_tensors(internal_ids: list[int]) -> dict[str, np.ndarray]:
+    ids = internal_ids[-HISTORY_LENGTH:]
+    history = np.zeros((1, HISTORY_LENGTH), np.int64)
+    if ids:
+        history[0, -len(ids) :] = ids
+    return {HISTORY_IDS.name: history, HISTORY_LEN.name: np.array([[len(ids)]], np.int64)}
+
+
+class SteeringPipeline:
+    """Answers SteerQuery objects; one instance serves all requests concurrently."""
+
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        backend: InferenceBackend,
+        index: ItemIndex,
+        history: HistoryStore,
+        metrics: ServiceMetrics | None = None,
+        fallback: InferenceBackend | None = None,
+        settings: PipelineSettings | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.backend = backend
+        self.fallback = fallback
+        self.index = index
+        self.history = history
+        self.metrics = metrics or ServiceMetrics()
+        self.settings = settings or PipelineSettings()
+
+    async def steer(self, query: SteerQuery, deadline: float | None = None) -> SteerResult:
+        """Answers one request; ``deadline`` is a ``time.monotonic()`` instant or ``None``.
+
+        Raises:
+            UserNotFoundError: Unknown user and no prompt.
+            IndexQueryError: A filter names a field that is not indexed.
+            IndexUnavailableError, HistoryUnavailableError: A store is down.
+            BackendUnavailableError: No backend could compute even the unsteered vector.
+            DeadlineExceededError: The deadline passed.
+        """
+        clock = _Clock(deadline)
+        raw_history = query.history
+        if raw_history is None:
+            stored = await self.history.get(query.user_id)
+            raw_history = None if stored is None else tuple(stored)
+        if raw_history is None and not query.prompt:
+            raise UserNotFoundError(
+                f"user_id: no history for user {query.user_id!r} and no prompt to steer with"
+            )
+        raw_history = raw_history or ()
+        lookup = self.bundle.internal_ids
+        known = [lookup[item] for item in raw_history if item in lookup]
+        tensors = _history_tensors(known)
+        clock.lap("history")
+
+        understood = Understanding()
+        fallback_reason = ""
+        if query.prompt:
+            path = ServedPath.COLD_START if not known else ServedPath.STEERED
+            try:
+                user, served, understood = await self._steered(query, tensors, clock)
+            except (InferenceError, BackendUnavailableError) as exc:
+                fallback_reason = f"steering failed: {exc}"
+                cause = "timeout" if isinstance(exc, InferenceTimeoutError) else type(exc).__name__
+                self.metrics.fallbacks.labels(cause).inc()
+                log.warning("request %s: %s; serving unsteered", query.request_id, exc)
+                path = ServedPath.FALLBACK_UNSTEERED
+                user, note = await self._unsteered(tensors, clock)
+                served = user
+                fallback_reason += note
+        else:
+            path = ServedPath.UNSTEERED
+            user, fallback_reason = await self._unsteered(tensors, clock)
+            served = user
+        clock.lap("infer")
+
+        where, understood = self._filter(query, known, understood)
+        if understood.hard_filtered_tags and query.negative_mode is NegativeMode.HARD:
+            served = user
+        items = await self._search(query, served, user, where, clock)
+        clock.lap("search")
+        clock.timings["total"] = (time.perf_counter() - clock.start) * 1000.0
+        self.metrics.observe_stages(clock.timings)
+        self.metrics.requests.labels(path.value).inc()
+        for tag, _ in understood.tags:
+            self.metrics.understood_tags.labels(tag, understood.polarity.value).inc()
+        return SteerResult(
+            request_id=query.request_id,
+            items=items,
+            understood=understood,
+            served_path=path,
+            model_version=self.bundle.model_version,
+            history_length=min(len(known), HISTORY_LENGTH),
+            unknown_history_items=len(raw_history) - len(known),
+            fallback_reason=fallback_reason,
+            timings_ms=clock.timings,
+        )
+
+    async def _steered(
+        self, query: SteerQuery, tensors: dict[str, np.ndarray], clock: _Clock
+    ) -> tuple[np.ndarray, np.ndarray, Understanding]:
+        ids, mask = self.bundle.tokenizer.encode_batch([query.prompt])
+        clock.lap("tokenize")
+        inputs = {
+            **tensors,
+            PROMPT_IDS.name: ids,
+            PROMPT_MASK.name: mask,
+            STRENGTH.name: np.array([[query.strength]], np.float32),
+        }
+        budget = clock.left(self.settings.steering_budget_s)
+        if budget is not None:
+            budget = max(budget - self.settings.search_reserve_s, 0.001)
+        out = await self.backend.infer(DPR_STEER.name, inputs, timeout_s=budget)
+        tag_scores = out[TAG_SCORES.name][0]
+        negative = float(out[NEGATIVE_PROB.name][0, 0])
+        named = sorted(
+            ((tag, float(s)) for tag, s in zip(self.bundle.tags, tag_scores, strict=True)
+             if s >= TAG_THRESHOLD),
+            key=lambda pair: -pair[1],
+        )
+        polarity = Polarity.NONE
+        if named:
+            polarity = Polarity.NEGATIVE if negative >= 0.5 else Polarity.POSITIVE
+        understood = Understanding(
+            polarity=polarity,
+            negative_probability=negative,
+            tags=tuple(named),
+            expert_weights=tuple(float(w) for w in out[EXPERT_WEIGHTS.name][0]),
+        )
+        return out[USER_EMBEDDING.name][0], out[STEERED_EMBEDDING.name][0], understood
+
+    async def _unsteered(
+        self, tensors: dict[str, np.ndarray], clock: _Clock
+    ) -> tuple[np.ndarray, str]:
+        """The backbone's user vector: primary backend, else the fallback backend."""
+        try:
+            out = await self.backend.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
+            return out[USER_EMBEDDING.name][0], ""
+        except (InferenceError, BackendUnavailableError) as exc:
+            if self.fallback is None:
+                raise BackendUnavailableError(f"inference backend: {exc}") from exc
+            self.metrics.fallbacks.labels("backbone_in_process").inc()
+            out = await self.fallback.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
+            return out[USER_EMBEDDING.name][0], f"; backbone served in-process ({exc})"
+
+    def _filter(
+        self, query: SteerQuery, known: list[int], understood: Understanding
+    ) -> tuple[SearchFilter, Understanding]:
+        must_not = list(query.must_not)
+        if (
+            query.negative_mode is not NegativeMode.SOFT
+            and understood.polarity is Polarity.NEGATIVE
+        ):
+            hard = tuple(tag for tag, _ in understood.tags)
+            must_not.append(Match("tags", hard))
+            understood = Understanding(
+                polarity=understood.polarity,
+                negative_probability=understood.negative_probability,
+                tags=understood.tags,
+                expert_weights=understood.expert_weights,
+                hard_filtered_tags=hard,
+            )
+        lookup = self.bundle.internal_ids
+        excluded = {lookup[item] for item in query.exclude_item_ids if item in lookup}
+        if query.exclude_seen:
+            excluded.update(known)
+        return (
+            SearchFilter(
+                must=query.must, must_not=tuple(must_not), exclude_ids=frozenset(excluded)
+            ),
+            understood,
+        )
+
+    async def _search(
+        self,
+        query: SteerQuery,
+        served: np.ndarray,
+        user: np.ndarray,
+        where: SearchFilter,
+        clock: _Clock,
+    ) -> list[ScoredItem]:
+        """The served vector's top_k; when it differs from the unsteered one, also the unsteered
+        list's first RANK_DEPTH under the same filter, for rank changes."""
+        moved = not np.array_equal(served, user)
+        (top,) = await self.index.search(
+            served[None, :].astype(np.float32),
+            query.top_k,
+            where,
+            payload_fields=query.payload_fields,
+            with_vectors=moved,
+            timeout_s=clock.left(),
+        )
+        if moved:
+            (reference,) = await self.index.search(
+                user[None, :].astype(np.float32), RANK_DEPTH, where, timeout_s=clock.left()
+            )
+        else:
+            reference = top
+        unsteered_rank = {hit.item_id: rank for rank, hit in enumerate(reference, start=1)}
+        items = []
+        for hit in top:
+            plain = hit.score
+            if moved:
+                assert hit.vector is not None  # asked for with_vectors
+                plain = float(np.dot(user, hit.vector))
+            items.append(
+                ScoredItem(
+                    item_id=self.bundle.item_ids[hit.item_id - 1],
+                    score=hit.score,
+                    unsteered_score=plain,
+                    unsteered_rank=unsteered_rank.get(hit.item_id, 0),
+                    payload=hit.payload,
+                )
+            )
+        return items

@@ -1,0 +1,132 @@
+"""A steering request and its answer as the pipeline sees them (no gRPC types here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from dpr_plugin.errors import DprError
+from dpr_plugin.serving.item_index import Condition, PayloadValue
+
+MAX_TOP_K = 200
+MAX_PROMPT_CHARS = 1000
+MAX_STRENGTH = 4.0
+RANK_DEPTH = 100
+"""Depth of the unsteered list that rank changes are measured against."""
+DEFAULT_PAYLOAD_FIELDS = ("title", "tags")
+
+
+class QueryFieldError(DprError):
+    """A request field is malformed; the message starts with the field's name.
+
+    Attributes:
+        field: The offending field, e.g. ``top_k`` or ``must[1].field``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class UserNotFoundError(DprError):
+    """No history for the user and no prompt to steer a cold start with."""
+
+
+class NegativeMode(Enum):
+    """How a negative prompt is applied (see the proto)."""
+
+    SOFT = "soft"
+    HARD = "hard"
+    HYBRID = "hybrid"
+
+
+class ServedPath(Enum):
+    """Which path produced the items."""
+
+    STEERED = "steered"
+    UNSTEERED = "unsteered"
+    FALLBACK_UNSTEERED = "fallback_unsteered"
+    COLD_START = "cold_start"
+
+
+class Polarity(Enum):
+    """What the prompt asks for."""
+
+    NONE = "none"
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True)
+class SteerQuery:
+    """A validated request.
+
+    Attributes:
+        request_id: Echoed back; never empty here.
+        user_id: The platform's user id.
+        prompt: The prompt; ``""`` means unsteered.
+        top_k: Items to return, 1..MAX_TOP_K.
+        history: Inline history (oldest first) replacing the stored one, or ``None``.
+        must: Conditions every item satisfies (tags and other payload fields).
+        must_not: Conditions no item satisfies.
+        exclude_item_ids: Platform ids never returned.
+        exclude_seen: Also exclude the history's items.
+        strength: Steering strength, 0..MAX_STRENGTH.
+        negative_mode: How a negative prompt is applied.
+        payload_fields: Payload fields returned with each item.
+    """
+
+    request_id: str
+    user_id: str
+    prompt: str = ""
+    top_k: int = 10
+    history: tuple[str, ...] | None = None
+    must: tuple[Condition, ...] = ()
+    must_not: tuple[Condition, ...] = ()
+    exclude_item_ids: tuple[str, ...] = ()
+    exclude_seen: bool = False
+    strength: float = 1.0
+    negative_mode: NegativeMode = NegativeMode.SOFT
+    payload_fields: tuple[str, ...] = DEFAULT_PAYLOAD_FIELDS
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """One returned item; ``unsteered_rank`` is 0 when deeper than RANK_DEPTH."""
+
+    item_id: str
+    score: float
+    unsteered_score: float
+    unsteered_rank: int
+    payload: dict[str, PayloadValue]
+
+    def rank_change(self, rank: int) -> int | None:
+        """``unsteered_rank - rank`` (positive = moved up), ``None`` when not in the unsteered
+        list's first RANK_DEPTH."""
+        return self.unsteered_rank - rank if self.unsteered_rank else None
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the steering head read from the prompt."""
+
+    polarity: Polarity = Polarity.NONE
+    negative_probability: float = 0.0
+    tags: tuple[tuple[str, float], ...] = ()
+    expert_weights: tuple[float, ...] = ()
+    hard_filtered_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SteerResult:
+    """The pipeline's answer."""
+
+    request_id: str
+    items: list[ScoredItem]
+    understood: Understanding
+    served_path: ServedPath
+    model_version: str
+    history_length: int
+    unknown_history_items: int
+    fallback_reason: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)

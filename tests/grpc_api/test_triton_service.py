@@ -1,0 +1,90 @@
+"""End to end with a real tritonserver and the embedded Qdrant engine; Triton killed mid-test
+→ the service answers with the flagged unsteered list (no error, no hang), and recovers
+without a restart once Triton is back."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+from tests.grpc_api.conftest import build_index, service_settings
+from tests.service_thread import ServiceThread
+
+
+@pytest.fixture(scope="module")
+def triton_service(
+    service_repository: Path,
+    bundled_histories: tuple[Path, dict],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ServiceThread, object]]:
+    from dpr_plugin.triton_local.server import LocalTritonServer
+
+    triton = LocalTritonServer(service_repository).start()
+    history = tmp_path_factory.mktemp("triton-history") / "history.sqlite"
+    shutil.copy(bundled_histories[0], history)
+    settings = service_settings(
+        service_repository,
+        build_index(service_repository, tmp_path_factory.mktemp("triton-index")),
+        history,
+        in_process=False,
+        triton_url=triton.grpc_url,
+        steering_budget_ms=2000.0,
+    )
+    running = ServiceThread(settings)
+    try:
+        yield running, triton
+    finally:
+        running.close()
+        triton.stop()
+
+
+def steer(service: ServiceThread, **fields: object) -> pb.SteerResponse:
+    return service.stub.Steer(pb.SteerRequest(**fields), timeout=30)
+
+
+def test_triton_path_matches_the_in_process_service(
+    triton_service: tuple[ServiceThread, object], service: ServiceThread
+) -> None:
+    served, _ = triton_service
+    for prompt in ("", "more comedies", "no dramas"):
+        remote = steer(served, user_id="8", prompt=prompt)
+        local = steer(service, user_id="8", prompt=prompt)
+        assert remote.served_path == local.served_path
+        assert [i.item_id for i in remote.items] == [i.item_id for i in local.items]
+        assert [i.score for i in remote.items] == pytest.approx(
+            [i.score for i in local.items], abs=1e-4
+        )
+
+
+def test_triton_killed_gives_flagged_fallback_then_recovers(
+    triton_service: tuple[ServiceThread, object],
+) -> None:
+    served, triton = triton_service
+    unsteered = steer(served, user_id="12")
+    assert steer(served, user_id="12", prompt="more comedies").served_path == (
+        pb.SERVED_PATH_STEERED
+    )
+    triton.kill()  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    fallback = steer(served, user_id="12", prompt="more comedies")
+    assert time.perf_counter() - started < 5.0
+    assert fallback.served_path == pb.SERVED_PATH_FALLBACK_UNSTEERED
+    assert fallback.fallback_reason
+    assert [i.item_id for i in fallback.items] == [i.item_id for i in unsteered.items]
+    empty = steer(served, user_id="12")
+    assert empty.served_path == pb.SERVED_PATH_UNSTEERED
+    assert [i.item_id for i in empty.items] == [i.item_id for i in unsteered.items]
+
+    triton.start()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while True:
+        again = steer(served, user_id="12", prompt="more comedies")
+        if again.served_path == pb.SERVED_PATH_STEERED or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert again.served_path == pb.SERVED_PATH_STEERED
