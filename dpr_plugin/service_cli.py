@@ -86,6 +86,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         server = SteeringServer(settings)
         await server.start()
         print(f"dpr serve: listening on {settings.host}:{server.port}", flush=True)
+        if args.ready_file:  # for scripts: the bound port, written once serving
+            ready = Path(args.ready_file)
+            ready.parent.mkdir(parents=True, exist_ok=True)
+            tmp = ready.with_name(ready.name + ".tmp")
+            tmp.write_text(f"{server.port}\n")
+            tmp.replace(ready)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -107,20 +113,68 @@ def _cmd_steer(args: argparse.Namespace) -> int:
     from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
     from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 
-    request = pb.SteerRequest(user_id=args.user, prompt=args.prompt, top_k=args.top_k)
-    request.must_tags.extend(args.must_tag)
-    request.must_not_tags.extend(args.must_not_tag)
-    request.negative_mode = pb.NegativeMode.Value(f"NEGATIVE_MODE_{args.negative_mode.upper()}")
+    prompts = args.prompt or [""]
+    responses = []
     with grpc.insecure_channel(args.target) as channel:
-        try:
-            response = pb_grpc.SteeringServiceStub(channel).Steer(request, timeout=args.timeout)
-        except grpc.RpcError as exc:
-            raise DprError(f"{exc.code().name}: {exc.details()}") from None
+        stub = pb_grpc.SteeringServiceStub(channel)
+        for prompt in prompts:
+            request = pb.SteerRequest(user_id=args.user, prompt=prompt, top_k=args.top_k)
+            request.must_tags.extend(args.must_tag)
+            request.must_not_tags.extend(args.must_not_tag)
+            request.negative_mode = pb.NegativeMode.Value(
+                f"NEGATIVE_MODE_{args.negative_mode.upper()}"
+            )
+            try:
+                responses.append(stub.Steer(request, timeout=args.timeout))
+            except grpc.RpcError as exc:
+                raise DprError(f"{exc.code().name}: {exc.details()}") from None
     if args.json:
-        print(json.dumps(MessageToDict(response), indent=2))
-        return 0
-    print(format_response(args.prompt, response))
+        print(json.dumps([MessageToDict(r) for r in responses], indent=2))
+    elif len(responses) == 1:
+        print(format_response(prompts[0], responses[0]))
+    else:
+        print(format_side_by_side(prompts, responses))
     return 0
+
+
+def _summary(prompt: str, response: object) -> str:
+    from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+
+    assert isinstance(response, pb.SteerResponse)
+    understood = response.understood
+    tags = ", ".join(f"{t.tag} {t.score:.2f}" for t in understood.tags) or "-"
+    path = pb.ServedPath.Name(response.served_path).removeprefix("SERVED_PATH_").lower()
+    polarity = pb.Polarity.Name(understood.polarity).removeprefix("POLARITY_").lower()
+    banned = list(understood.hard_filtered_tags)
+    hard = f", hard filter {banned}" if banned else ""
+    fallback = f", fallback: {response.fallback_reason}" if response.fallback_reason else ""
+    return f"{prompt or '(no prompt)'!r}: {path}, understood {polarity} [{tags}]{hard}{fallback}"
+
+
+def _tags(item: object) -> list[str]:
+    return [str(t) for t in item.payload["tags"]] if "tags" in item.payload else []  # type: ignore[attr-defined]
+
+
+def format_side_by_side(prompts: list[str], responses: list[object], width: int = 40) -> str:
+    """The top items of several prompts for one user, one column per prompt."""
+    lines = [_summary(p, r) for p, r in zip(prompts, responses, strict=True)]
+    header = "  ".join(f"{(p or '(no prompt)')[:width]:<{width}}" for p in prompts)
+    lines += ["", f"{'#':>3}  {header}"]
+    depth = max(len(r.items) for r in responses)  # type: ignore[attr-defined]
+    for rank in range(depth):
+        cells = []
+        for response in responses:
+            items = response.items  # type: ignore[attr-defined]
+            if rank >= len(items):
+                cells.append(" " * width)
+                continue
+            item = items[rank]
+            title = str(item.payload["title"]) if "title" in item.payload else item.item_id
+            tags = "|".join(t[:4] for t in _tags(item))
+            cell = f"{title[: width - len(tags) - 3]} [{tags}]"
+            cells.append(f"{cell[:width]:<{width}}")
+        lines.append(f"{rank + 1:>3}  " + "  ".join(cells))
+    return "\n".join(lines)
 
 
 def format_response(prompt: str, response: object) -> str:
@@ -128,18 +182,14 @@ def format_response(prompt: str, response: object) -> str:
     from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 
     assert isinstance(response, pb.SteerResponse)
-    understood = response.understood
-    tags = ", ".join(f"{t.tag} {t.score:.2f}" for t in understood.tags) or "-"
     lines = [
-        f"prompt {prompt!r}: path {pb.ServedPath.Name(response.served_path)[12:].lower()}, "
-        f"understood {pb.Polarity.Name(understood.polarity)[9:].lower()} [{tags}]"
-        + (f", fallback: {response.fallback_reason}" if response.fallback_reason else ""),
+        _summary(prompt, response),
         f"{'#':>3} {'item':>8} {'score':>7} {'unsteered':>9} {'move':>5}  title / tags",
     ]
     for rank, item in enumerate(response.items, start=1):
         payload = dict(item.payload.items())
         move = f"{item.rank_change:+d}" if item.HasField("rank_change") else "new"
-        tag_list = "|".join(str(t) for t in payload.get("tags", []))
+        tag_list = "|".join(_tags(item))
         lines.append(
             f"{rank:>3} {item.item_id:>8} {item.score:7.3f} {item.unsteered_score:9.3f} "
             f"{move:>5}  {payload.get('title', '')} [{tag_list}]"
@@ -165,13 +215,16 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     histories.set_defaults(func=_cmd_load_histories)
 
     serve = sub.add_parser("serve", help="run the gRPC steering service")
+    serve.add_argument("--ready-file", default="", help="write the bound port here once serving")
     add_arguments(serve, ServeSettings, "serve")
     serve.set_defaults(func=_cmd_serve)
 
     steer = sub.add_parser("steer", help="call Steer on a running service")
     steer.add_argument("--target", default="127.0.0.1:50051")
     steer.add_argument("--user", required=True)
-    steer.add_argument("--prompt", default="")
+    steer.add_argument(
+        "--prompt", action="append", help="repeat for a side-by-side table (default: none)"
+    )
     steer.add_argument("--top-k", type=int, default=10)
     steer.add_argument("--must-tag", action="append", default=[])
     steer.add_argument("--must-not-tag", action="append", default=[])

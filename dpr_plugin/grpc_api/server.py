@@ -24,7 +24,7 @@ from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 from dpr_plugin.grpc_api.servicer import SteeringServicer
 from dpr_plugin.serving.history_store import HistoryStore, open_history_store
 from dpr_plugin.serving.inference import InferenceBackend
-from dpr_plugin.serving.item_index import ItemIndex
+from dpr_plugin.serving.item_index import IndexUnavailableError, ItemIndex
 from dpr_plugin.serving.local_runtime import LocalRuntime
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.model_bundle import ModelBundle
@@ -147,7 +147,14 @@ class SteeringServer:
         history = history or open_history_store(
             self.settings.history_url, self.settings.history_length
         )
-        await index.info()  # fails now, not on the first request, when no index is built
+        try:
+            await index.info()
+        except IndexUnavailableError:
+            if not self.settings.qdrant_url:
+                raise  # embedded: nothing built yet; say so now, not on the first request
+            # a Qdrant server may come up later: serve, answering UNAVAILABLE until it does
+            log.warning("qdrant %s unavailable at start; requests fail fast until it is up",
+                        self.settings.qdrant_url)
         self.pipeline = SteeringPipeline(
             bundle,
             backend,

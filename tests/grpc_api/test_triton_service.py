@@ -88,3 +88,51 @@ def test_triton_killed_gives_flagged_fallback_then_recovers(
             break
         time.sleep(0.5)
     assert again.served_path == pb.SERVED_PATH_STEERED
+
+
+def test_triton_killed_and_restarted_during_load_keeps_answering(
+    triton_service: tuple[ServiceThread, object],
+) -> None:
+    """Requests keep flowing while Triton dies and comes back: no errors, the outage is
+    flagged as fallback, and steering resumes without restarting the service."""
+    import threading
+
+    import grpc
+
+    served, triton = triton_service
+    stop = threading.Event()
+    paths: list[int] = []
+    errors: list[str] = []
+
+    def caller(user: str) -> None:
+        while not stop.is_set():
+            try:
+                response = served.stub.Steer(
+                    pb.SteerRequest(user_id=user, prompt="more comedies"), timeout=10
+                )
+                assert response.items
+                paths.append(response.served_path)
+            except (grpc.RpcError, AssertionError) as exc:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=caller, args=(u,)) for u in ("1", "2", "3")]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    triton.kill()  # type: ignore[attr-defined]
+    time.sleep(2.0)
+    triton.start()  # type: ignore[attr-defined]
+    steered_again = time.monotonic() + 60
+    mark = len(paths)
+    while time.monotonic() < steered_again:
+        if pb.SERVED_PATH_STEERED in paths[mark:]:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:5]
+    assert pb.SERVED_PATH_FALLBACK_UNSTEERED in paths
+    assert pb.SERVED_PATH_STEERED in paths[mark:]
+    assert set(paths) <= {pb.SERVED_PATH_STEERED, pb.SERVED_PATH_FALLBACK_UNSTEERED}

@@ -1,0 +1,309 @@
+"""Serving benchmark: the real service (``dpr serve`` in its own process) under load, once
+with the in-process runtime and once with the local tritonserver, beside the in-process cost
+of each part measured in the same run.
+
+    .venv/bin/python -m benchmarks.serving --repository triton_models \\
+        --history-url runs/main/history.sqlite --seconds 5
+
+Needs an export in ``--repository`` (``bash scripts/main.sh`` makes one) and histories for the
+bundled users. For each runtime it starts the service, then for (a) a new prompt per request,
+(b) one repeated prompt, (c) an empty prompt, keeps 1, 8 and 32 calls in flight for
+``--seconds`` each (after a warm-up) and records client latency p50/p95/p99 and throughput.
+The parts (tokenizer, each ONNX model in onnxruntime, the Qdrant queries of one steered
+request) are timed in this process on their own; ``overhead_ratio_c1_new_prompt`` is the
+service's p50 at concurrency 1 over their sum. Writes ``benchmarks/results/serving.json``.
+
+The load generator is Python (grpc.aio) on the same 2 cores as the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+import numpy as np
+
+from benchmarks.common import command_line, git_sha
+from dpr_plugin.contract import (
+    HISTORY_LENGTH,
+    PROMPT_ENCODER,
+    SEQ_BACKBONE,
+    STEERING_HEAD,
+    STRENGTH,
+)
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+
+RESULT = Path(__file__).parent / "results" / "serving.json"
+CONCURRENCY = (1, 8, 32)
+T = TypeVar("T")
+TAG_WORDS = ("comedies", "dramas", "action movies", "thrillers", "horror", "documentaries")
+
+
+def summary(latencies: list[float], wall: float) -> dict[str, float]:
+    """p50/p95/p99 in ms and requests per second."""
+    ms = np.array(latencies) * 1000.0
+    if not len(ms):
+        return {"requests": 0}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "rps": round(len(ms) / wall, 1),
+        "requests": len(ms),
+    }
+
+
+class Workload:
+    """Request makers of the three cases; users cycle over the bundled users."""
+
+    def __init__(self, users: list[str]) -> None:
+        self.users = itertools.cycle(users)
+        self.counter = itertools.count()
+
+    def make(self, case: str) -> pb.SteerRequest:
+        user = next(self.users)
+        if case == "steer_new_prompt":
+            n = next(self.counter)
+            prompt = f"more {TAG_WORDS[n % len(TAG_WORDS)]} please, take {n}"
+            return pb.SteerRequest(user_id=user, prompt=prompt, top_k=10)
+        if case == "steer_repeated_prompt":
+            return pb.SteerRequest(user_id=user, prompt="more comedies", top_k=10)
+        return pb.SteerRequest(user_id=user, top_k=10)
+
+
+async def load(
+    target: str, workload: Workload, case: str, concurrency: int, seconds: float
+) -> tuple[dict[str, float], int, dict[str, int]]:
+    """``concurrency`` callers for ``seconds``: latency summary, errors, served paths."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.SteeringServiceStub(channel)
+        latencies: list[float] = []
+        errors = 0
+        paths: dict[str, int] = {}
+        stop = time.perf_counter() + seconds
+
+        async def caller() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                request = workload.make(case)
+                started = time.perf_counter()
+                try:
+                    response = await stub.Steer(request, timeout=10)
+                except grpc.aio.AioRpcError:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                name = pb.ServedPath.Name(response.served_path)
+                paths[name] = paths.get(name, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        return summary(latencies, time.perf_counter() - started), errors, paths
+
+
+class Service:
+    """``dpr serve`` in a subprocess on a free port."""
+
+    def __init__(self, args: argparse.Namespace, in_process: bool, workdir: Path) -> None:
+        ready = workdir / f"ready-{in_process}"
+        self.log = workdir / f"serve-{'in-process' if in_process else 'triton'}.log"
+        command = [
+            str(Path(sys.executable).with_name("dpr")),
+            "serve",
+            "--repository", str(args.repository),
+            "--index-dir", str(workdir / "index-service"),
+            "--history-url", str(args.history_url),
+            "--port", "0",
+            "--metrics-port", "-1",
+            "--in-process", str(in_process).lower(),
+            "--ready-file", str(ready),
+        ]  # fmt: skip
+        with self.log.open("wb") as sink:
+            self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while not ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"dpr serve did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        self.target = f"127.0.0.1:{ready.read_text().strip()}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users: list[str]):
+    service = Service(args, in_process, workdir)
+    result: dict[str, object] = {}
+    errors = requests = 0
+    try:
+        workload = Workload(users)
+        for case in ("steer_new_prompt", "steer_repeated_prompt", "steer_empty_prompt"):
+            asyncio.run(load(service.target, workload, case, 4, args.warmup))
+            cells: dict[str, object] = {}
+            for concurrency in CONCURRENCY:
+                stats, failed, paths = asyncio.run(
+                    load(service.target, workload, case, concurrency, args.seconds)
+                )
+                cells[f"c{concurrency}"] = {**stats, "errors": failed, "paths": paths}
+                errors += failed
+                requests += int(stats.get("requests", 0)) + failed
+                print(f"{'in-process' if in_process else 'triton'} {case} c{concurrency}: "
+                      f"{stats} errors {failed} {paths}", flush=True)
+            result[case] = cells
+    finally:
+        service.stop()
+    return result, errors, requests
+
+
+def time_parts(repository: Path, index_root: Path, repeats: int) -> dict[str, float]:
+    """Median ms of each part of one new-prompt request, run alone in this process."""
+    from dpr_plugin.serving.index_catalogue import catalogue_items
+    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS, SearchFilter
+    from dpr_plugin.serving.local_runtime import LocalRuntime
+    from dpr_plugin.serving.model_bundle import ModelBundle
+    from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder, EdgeItemIndex
+    from dpr_plugin.serving.steer_query import RANK_DEPTH
+
+    items, dim = catalogue_items(repository)
+    asyncio.run(EdgeIndexBuilder(index_root).build(items, dim, CATALOGUE_FIELDS))
+    index = EdgeItemIndex(index_root)
+    bundle = ModelBundle.load(repository)
+    runtime = LocalRuntime(repository)
+    sessions = runtime._sessions  # the bare onnxruntime sessions: no response cache
+    rng = np.random.default_rng(0)
+    names = ("tokenize", "seq_backbone", "prompt_encoder", "steering_head", "qdrant_query")
+    times: dict[str, list[float]] = {name: [] for name in names}
+
+    def timed(name: str, fn: Callable[..., T], *args: object) -> T:
+        started = time.perf_counter()
+        out = fn(*args)
+        times[name].append((time.perf_counter() - started) * 1000.0)
+        return out
+
+    def run(model: str, output: str, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return sessions[model].run([output], feed)[0]
+
+    async def searches(steered: np.ndarray, user: np.ndarray) -> None:
+        """The two searches of one steered request (served top 10, unsteered top 100)."""
+        await index.search(steered, 10, SearchFilter(), ("title", "tags"), with_vectors=True)
+        await index.search(user, RANK_DEPTH, SearchFilter())
+
+    loop = asyncio.new_event_loop()  # one loop: asyncio.run per call would be timed too
+    for n in range(repeats):
+        prompt = f"more {TAG_WORDS[n % len(TAG_WORDS)]} please, take {n}"
+        ids, mask = timed("tokenize", bundle.tokenizer.encode_batch, [prompt])
+        history = np.zeros((1, HISTORY_LENGTH), np.int64)
+        length = int(rng.integers(20, HISTORY_LENGTH))
+        history[0, -length:] = rng.integers(1, len(bundle.item_ids) + 1, length)
+        feed = {"HISTORY_IDS": history, "HISTORY_LEN": np.array([[length]], np.int64)}
+        user = timed("seq_backbone", run, SEQ_BACKBONE.name, "USER_EMBEDDING", feed)
+        feed = {"PROMPT_IDS": ids, "PROMPT_MASK": mask}
+        prompt_vec = timed("prompt_encoder", run, PROMPT_ENCODER.name, "PROMPT_EMBEDDING", feed)
+        feed = {
+            "USER_EMBEDDING": user,
+            "PROMPT_EMBEDDING": prompt_vec,
+            STRENGTH.name: np.ones((1, 1), np.float32),
+        }
+        steered = timed("steering_head", run, STEERING_HEAD.name, "STEERED_EMBEDDING", feed)
+        timed("qdrant_query", loop.run_until_complete, searches(steered, user))
+    loop.run_until_complete(index.close())
+    loop.close()
+    return {k: round(float(np.median(v)), 3) for k, v in times.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repository", type=Path, default=Path("triton_models"))
+    parser.add_argument("--history-url", default="runs/main/history.sqlite")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--parts-repeats", type=int, default=300)
+    parser.add_argument("--runtimes", default="in-process,triton")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args()
+
+    from dpr_plugin.data.sources import load_dataset
+    from dpr_plugin.serving.index_catalogue import catalogue_items
+    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS
+    from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder
+
+    users = list(load_dataset("bundled").user_ids)
+    with tempfile.TemporaryDirectory(prefix="dpr-bench-") as tmp:
+        workdir = Path(tmp)
+        items, dim = catalogue_items(args.repository)
+        asyncio.run(EdgeIndexBuilder(workdir / "index-service").build(items, dim, CATALOGUE_FIELDS))
+        parts = time_parts(args.repository, workdir / "index-parts", args.parts_repeats)
+        print(f"in-process parts (ms): {parts}", flush=True)
+        body: dict[str, object] = {}
+        total_errors = total_requests = 0
+        for runtime in args.runtimes.split(","):
+            result, errors, requests = run_service(args, runtime == "in-process", workdir, users)
+            total_errors += errors
+            total_requests += requests
+            p50 = result["steer_new_prompt"]["c1"]["p50_ms"]  # type: ignore[index]
+            block = {
+                **result,
+                "in_process_parts_ms": parts,
+                "overhead_ratio_c1_new_prompt": round(p50 / sum(parts.values()), 3),
+                "errors": errors,
+                "requests": requests,
+            }
+            if runtime == "in-process":
+                body.update(block)
+            else:
+                body["triton"] = block
+    body.update(
+        {
+            "errors_all_runtimes": total_errors,
+            "requests_all_runtimes": total_requests,
+            "targets": targets(body),
+            "machine": f"{os.cpu_count()} cores; load generator in the same machine",
+            "command": command_line("benchmarks.serving"),
+            "git_sha": git_sha(),
+        }
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = args.out.with_suffix(".tmp")
+    tmp_out.write_text(json.dumps(body, indent=2) + "\n")
+    tmp_out.replace(args.out)
+    print(json.dumps(body["targets"], indent=2))
+    return 0
+
+
+def targets(body: dict[str, object]) -> dict[str, object]:
+    """The issue's targets, checked on the in-process figures (and Triton's beside them)."""
+    out: dict[str, object] = {}
+    for name, block in (("in_process", body), ("triton", body.get("triton"))):
+        if not isinstance(block, dict) or "steer_new_prompt" not in block:
+            continue
+        repeated = block["steer_repeated_prompt"]
+        out[name] = {
+            "overhead_ratio<=1.3": block["overhead_ratio_c1_new_prompt"] <= 1.3,
+            "repeated_p50_c1<=3ms": repeated["c1"]["p50_ms"] <= 3.0,
+            "repeated_rps_c32>=300": repeated["c32"]["rps"] >= 300,
+            "zero_errors": block["errors"] == 0,
+        }
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
