@@ -3,8 +3,10 @@
 A row holds the user's last ``max_length`` item ids as a JSON array, so ``get`` is one
 primary-key lookup. ``append`` reads, extends, trims and writes inside ``BEGIN IMMEDIATE``,
 so concurrent appends (tasks of this process, or another process on the same file) serialise
-and never lose an event. All SQLite calls run on one dedicated worker thread that owns the
-connection; the event loop never waits on the database lock.
+and never lose an event. Writes run on one dedicated worker thread that owns the write
+connection, so the event loop never waits on the database lock. Reads run inline on a second
+connection: in WAL mode a reader never waits for a writer, and a primary-key lookup takes
+~30 µs, less than a hop to a worker thread (~300 µs measured in the service).
 """
 
 from __future__ import annotations
@@ -42,17 +44,23 @@ class SqliteHistoryStore:
         self._conn: sqlite3.Connection | None = None
         self._busy_timeout_ms = busy_timeout_ms
         self._executor.submit(self._open).result()
+        self._reader: sqlite3.Connection | None = self._connect(check_same_thread=False)
 
-    def _open(self) -> None:
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=check_same_thread
+            )
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
         except sqlite3.Error as exc:
             raise HistoryUnavailableError(f"history_url: cannot open {self.path}: {exc}") from exc
-        self._conn = conn
+        return conn
+
+    def _open(self) -> None:
+        self._conn = self._connect()
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -69,11 +77,15 @@ class SqliteHistoryStore:
         """The user's ids, oldest first; ``None`` when unknown."""
         check_user_id(user_id)
 
-        def read(conn: sqlite3.Connection) -> list[str] | None:
-            row = conn.execute("SELECT items FROM history WHERE user_id = ?", (user_id,)).fetchone()
-            return None if row is None else json.loads(row[0])
-
-        return await self._run(read)
+        if self._reader is None:
+            raise HistoryUnavailableError(f"history store {self.path} is closed")
+        try:
+            row = self._reader.execute(
+                "SELECT items FROM history WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise HistoryUnavailableError(f"history store {self.path}: {exc}") from exc
+        return None if row is None else json.loads(row[0])
 
     def _merge(self, conn: sqlite3.Connection, user_id: str, items: list[str]) -> int:
         row = conn.execute("SELECT items FROM history WHERE user_id = ?", (user_id,)).fetchone()
@@ -128,5 +140,8 @@ class SqliteHistoryStore:
                 self._conn.close()
                 self._conn = None
 
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await asyncio.get_running_loop().run_in_executor(self._executor, shut)
         self._executor.shutdown(wait=True)
