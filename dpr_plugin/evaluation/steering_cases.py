@@ -46,6 +46,10 @@ class SteeringCases:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def subset(self, positions: np.ndarray) -> SteeringCases:
+        """The cases at ``positions`` (indices into these arrays)."""
+        return SteeringCases(self.rows[positions], self.tags[positions], self.negative)
+
 
 def _shares(history: np.ndarray, tag_matrix: np.ndarray, window: int) -> np.ndarray | None:
     recent = history[-window:]

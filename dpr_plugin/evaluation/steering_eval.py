@@ -54,8 +54,11 @@ def evaluate_steering(
     heldout_prompts: dict[tuple[int, bool], torch.Tensor],
     stage: str = "test",
     rules: CaseRules | None = None,
+    per_tag: bool = False,
 ) -> dict[str, object]:
-    """Report in the shape of ``benchmarks/results/steering_ml1m.json`` for one backbone."""
+    """Report in the shape of ``benchmarks/results/steering_ml1m.json`` for one backbone;
+    with ``per_tag``, also ``report[task]["per_tag"][tag]``: the same figures on each tag's
+    cases (for the per-tag plot)."""
     backbone.eval()
     head.eval()
     tag_matrix = split.dataset.tag_matrix()
@@ -93,6 +96,25 @@ def evaluate_steering(
 
         adherence = "violation@10" if cases.negative else "tag_hit@10"
         held_report = score(held)
+        methods = {
+            "backbone": base,
+            "dpr": dpr,
+            "hybrid": hard_filter(dpr, allowed),
+            "postfilter": postfilter(base, allowed),
+            "filter": hard_filter(base, allowed),
+        }
+        breakdown: dict[str, object] = {}
+        if per_tag:
+            for col in np.unique(cases.tags):
+                rows = np.flatnonzero(cases.tags == col)
+                sub = cases.subset(rows)
+                breakdown[split.dataset.tag_names[int(col)]] = {
+                    "cases": len(rows),
+                    **{
+                        method: score(scores[rows], sub, gold[rows])
+                        for method, scores in methods.items()
+                    },
+                }
         report[name] = {
             "backbone": score(base),
             "dpr": score(dpr),
@@ -103,5 +125,6 @@ def evaluate_steering(
                 "ndcg@10": held_report["ndcg@10"],
                 adherence: held_report[adherence],
             },
+            **({"per_tag": breakdown} if per_tag else {}),
         }
     return report
