@@ -139,14 +139,31 @@ class SteeringServer:
         backend: InferenceBackend | None = None,
         fallback: InferenceBackend | None = None,
     ) -> int:
-        """Builds the components (or takes the given ones), binds, serves; returns the port."""
+        """Builds the components (or takes the given ones), binds, serves; returns the port.
+        On failure everything already started (tritonserver included) is stopped again."""
+        try:
+            return await self._start(index, history, backend, fallback)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(
+        self,
+        index: ItemIndex | None,
+        history: HistoryStore | None,
+        backend: InferenceBackend | None,
+        fallback: InferenceBackend | None,
+    ) -> int:
         bundle = ModelBundle.load(Path(self.settings.repository))
         if backend is None:
             backend, fallback = self._backends()
+        self._closers = [backend] + ([fallback] if fallback else [])
         index = index or open_index(self.settings)
+        self._closers.append(index)
         history = history or open_history_store(
             self.settings.history_url, self.settings.history_length
         )
+        self._closers.append(history)
         try:
             await index.info()
         except IndexUnavailableError:
@@ -164,7 +181,6 @@ class SteeringServer:
             fallback,
             PipelineSettings(steering_budget_s=self.settings.steering_budget_ms / 1000),
         )
-        self._closers = [backend, index, history] + ([fallback] if fallback else [])
         server = grpc.aio.server()
         pb_grpc.add_SteeringServiceServicer_to_server(SteeringServicer(self.pipeline), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -177,3 +177,50 @@ def test_qdrant_unavailable_answers_unavailable_quickly(
     finally:
         running.close()
         sock.close()
+
+
+class SlowSteering:
+    """The real in-process runtime, with ``delay_s`` added to every dpr_steer call."""
+
+    def __init__(self, repository: Path, delay_s: float) -> None:
+        from dpr_plugin.serving.local_runtime import LocalRuntime
+
+        self.runtime = LocalRuntime(repository)
+        self.delay_s = delay_s
+
+    async def infer(self, model: str, inputs: dict, timeout_s: float | None = None) -> dict:
+        from dpr_plugin.serving.inference import InferenceTimeoutError
+
+        if model == "dpr_steer":
+            try:
+                await asyncio.wait_for(asyncio.sleep(self.delay_s), timeout_s)
+            except TimeoutError:
+                raise InferenceTimeoutError(model, f"no answer within {timeout_s:.3f}s") from None
+        return await self.runtime.infer(model, inputs, timeout_s)
+
+    async def is_ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+def test_steering_over_budget_serves_the_flagged_unsteered_list(
+    service_repository: Path, bundled_histories: tuple[Path, dict], tmp_path: Path
+) -> None:
+    index = build_index(service_repository, tmp_path / "index")
+    history = tmp_path / "history.sqlite"
+    shutil.copy(bundled_histories[0], history)
+    settings = service_settings(service_repository, index, history, steering_budget_ms=100.0)
+    running = ServiceThread(settings, backend=SlowSteering(service_repository, 1.0))
+    try:
+        plain = running.stub.Steer(pb.SteerRequest(user_id="6"), timeout=10)
+        started = time.perf_counter()
+        slow = running.stub.Steer(pb.SteerRequest(user_id="6", prompt="more comedies"), timeout=10)
+        elapsed = time.perf_counter() - started
+    finally:
+        running.close()
+    assert slow.served_path == pb.SERVED_PATH_FALLBACK_UNSTEERED
+    assert "within" in slow.fallback_reason
+    assert [i.item_id for i in slow.items] == [i.item_id for i in plain.items]
+    assert elapsed < 0.6, f"{elapsed:.2f}s"
