@@ -15,7 +15,10 @@ import numpy as np
 HISTORY_LENGTH = 200
 """L: items of history the backbone reads; left-padded with 0, most recent item last."""
 PROMPT_TOKENS = 32
-"""T: prompt length in tokens ([CLS] ... [SEP] then 0 padding)."""
+"""T: most prompt tokens ([CLS] ... [SEP] then 0 padding); longer prompts are truncated."""
+PROMPT_BUCKETS = (8, 16, PROMPT_TOKENS)
+"""Widths the service pads a prompt to (the smallest that holds it): the encoder's cost grows
+with the width, and real prompts are short. The token axis of the encoder is dynamic."""
 PROMPT_DIM = 384
 """P: sentence-encoder embedding width (all-MiniLM-L6-v2)."""
 EMBEDDING_DIM = 64
@@ -65,8 +68,8 @@ class ModelSpec:
 HISTORY_IDS = TensorSpec("HISTORY_IDS", "int64", (HISTORY_LENGTH,))
 HISTORY_LEN = TensorSpec("HISTORY_LEN", "int64", (1,))
 USER_EMBEDDING = TensorSpec("USER_EMBEDDING", "float32", (EMBEDDING_DIM,))
-PROMPT_IDS = TensorSpec("PROMPT_IDS", "int64", (PROMPT_TOKENS,))
-PROMPT_MASK = TensorSpec("PROMPT_MASK", "int64", (PROMPT_TOKENS,))
+PROMPT_IDS = TensorSpec("PROMPT_IDS", "int64", (VARIABLE,))
+PROMPT_MASK = TensorSpec("PROMPT_MASK", "int64", (VARIABLE,))
 PROMPT_EMBEDDING = TensorSpec("PROMPT_EMBEDDING", "float32", (PROMPT_DIM,))
 STRENGTH = TensorSpec("STRENGTH", "float32", (1,))
 STEERED_EMBEDDING = TensorSpec("STEERED_EMBEDDING", "float32", (EMBEDDING_DIM,))

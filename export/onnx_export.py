@@ -23,6 +23,8 @@ from dpr_plugin.contract import (
     NUM_EXPERTS,
     PROMPT_DIM,
     PROMPT_ENCODER,
+    PROMPT_IDS,
+    PROMPT_MASK,
     PROMPT_TOKENS,
     SEQ_BACKBONE,
     STEERING_HEAD,
@@ -52,6 +54,10 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+TOKEN_AXIS = (PROMPT_IDS.name, PROMPT_MASK.name)
+"""Inputs whose second axis is the prompt's token count (dynamic, at most PROMPT_TOKENS)."""
+
+
 def _export(
     module: nn.Module,
     spec: ModelSpec,
@@ -73,7 +79,10 @@ def _export(
             dynamo=False,
             input_names=[t.name for t in spec.inputs],
             output_names=[t.name for t in spec.outputs],
-            dynamic_axes={name: {0: "batch"} for name in names},
+            dynamic_axes={
+                name: {0: "batch", **({1: "tokens"} if name in TOKEN_AXIS else {})}
+                for name in names
+            },
             opset_version=OPSET,
         )
     model = onnx.load(str(path))
@@ -99,7 +108,7 @@ def export_backbone(backbone: SequentialBackbone, path: Path, metadata: dict[str
 
 
 def export_prompt_encoder(encoder: MeanPooledEncoder, path: Path, metadata: dict[str, str]) -> None:
-    """prompt_encoder: token ids + mask of exactly ``PROMPT_TOKENS`` → normalised embedding."""
+    """prompt_encoder: token ids + mask of at most ``PROMPT_TOKENS`` → normalised embedding."""
     ids = torch.zeros((2, PROMPT_TOKENS), dtype=torch.long)
     ids[:, 0], ids[:, 1], ids[:, 2] = 101, 2062, 102
     mask = (ids > 0).long()

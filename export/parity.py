@@ -18,6 +18,7 @@ from torch import nn
 from dpr_plugin.contract import (
     EMBEDDING_DIM,
     HISTORY_LENGTH,
+    PROMPT_BUCKETS,
     PROMPT_DIM,
     PROMPT_ENCODER,
     PROMPT_TOKENS,
@@ -91,11 +92,14 @@ def backbone_cases(num_items: int, seed: int = 0) -> list[tuple[np.ndarray, np.n
 
 
 def prompt_cases(tokenized: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, ...]]:
-    """Tokenized prompt batches, checked to have the contract's length."""
-    for ids, _ in tokenized:
+    """Tokenized prompt batches at the contract's full width, plus each cut to every narrower
+    bucket width (the token axis is dynamic; the service pads to the smallest bucket)."""
+    cases = []
+    for ids, mask in tokenized:
         if ids.shape[1] != PROMPT_TOKENS:
             raise ParityError(f"prompt batch has {ids.shape[1]} tokens, contract {PROMPT_TOKENS}")
-    return list(tokenized)
+        cases += [(ids[:, :width], mask[:, :width]) for width in PROMPT_BUCKETS]
+    return cases
 
 
 def steering_cases(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dpr_plugin.contract import PROMPT_ENCODER, PROMPT_TOKENS, SEQ_BACKBONE
+from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_ENCODER, PROMPT_TOKENS, SEQ_BACKBONE
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.serving.tokenizer import PromptTokenizer
 
@@ -38,7 +38,7 @@ class ModelBundle:
     """Tokenizer, tags, item ids and version of one export.
 
     Attributes:
-        tokenizer: The prompt tokenizer (``PROMPT_TOKENS`` tokens).
+        tokenizer: The prompt tokenizer (padded to the PROMPT_BUCKETS width that fits).
         tags: Tag names in the order of the steering head's TAG_SCORES.
         item_ids: Platform item ids; position ``i - 1`` is internal id ``i``.
         internal_ids: The inverse map.
@@ -67,7 +67,9 @@ class ModelBundle:
         models = manifest.get("models", {})
         digest = hashlib.sha256(json.dumps(models, sort_keys=True).encode()).hexdigest()[:12]
         tokenizer = PromptTokenizer(
-            repository / PROMPT_ENCODER.name / "1" / "tokenizer.json", PROMPT_TOKENS
+            repository / PROMPT_ENCODER.name / "1" / "tokenizer.json",
+            PROMPT_TOKENS,
+            PROMPT_BUCKETS,
         )
         return cls(
             tokenizer=tokenizer,

@@ -163,7 +163,7 @@ class SteeringPipeline:
                 path = ServedPath.FALLBACK_UNSTEERED
                 user, note = await self._unsteered(tensors, clock)
                 served = user
-                fallback_reason += note
+                fallback_reason = "; ".join(filter(None, (fallback_reason, note)))
         else:
             path = ServedPath.UNSTEERED
             user, fallback_reason = await self._unsteered(tensors, clock)
@@ -228,16 +228,25 @@ class SteeringPipeline:
     async def _unsteered(
         self, tensors: dict[str, np.ndarray], clock: _Clock
     ) -> tuple[np.ndarray, str]:
-        """The backbone's user vector: primary backend, else the fallback backend."""
+        """The backbone's user vector: primary backend (within the steering budget, so a hung
+        server cannot hold the request), else the fallback backend; and a note if it fell back."""
+        budget = clock.left(self.settings.steering_budget_s)
         try:
-            out = await self.backend.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
+            out = await self.backend.infer(SEQ_BACKBONE.name, tensors, timeout_s=budget)
             return out[USER_EMBEDDING.name][0], ""
         except (InferenceError, BackendUnavailableError) as exc:
             if self.fallback is None:
                 raise BackendUnavailableError(f"inference backend: {exc}") from exc
             self.metrics.fallbacks.labels("backbone_in_process").inc()
-            out = await self.fallback.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
-            return out[USER_EMBEDDING.name][0], f"; backbone served in-process ({exc})"
+            try:
+                out = await self.fallback.infer(
+                    SEQ_BACKBONE.name, tensors, timeout_s=clock.left()
+                )
+            except (InferenceError, BackendUnavailableError) as second:
+                raise BackendUnavailableError(
+                    f"inference backend: {exc}; in-process fallback: {second}"
+                ) from second
+            return out[USER_EMBEDDING.name][0], f"backbone served in-process ({exc})"
 
     def _filter(
         self, query: SteerQuery, known: list[int], understood: Understanding

@@ -14,14 +14,24 @@ from dpr_plugin.errors import ConfigError
 
 
 class PromptTokenizer:
-    """Text → (ids, mask) int64 arrays of exactly ``length`` tokens ([CLS] ... [SEP], 0-padded)."""
+    """Text → (ids, mask) int64 arrays ([CLS] ... [SEP], 0-padded), truncated to ``length``.
 
-    def __init__(self, tokenizer_json: Path, length: int) -> None:
+    Without ``buckets`` every batch is exactly ``length`` wide (training). With buckets (the
+    service) a batch is as wide as the smallest bucket holding its longest prompt: the same
+    ids, minus trailing padding the encoder ignores, so short prompts cost less.
+    """
+
+    def __init__(
+        self, tokenizer_json: Path, length: int, buckets: tuple[int, ...] = ()
+    ) -> None:
         from tokenizers import Tokenizer
 
         if not Path(tokenizer_json).is_file():
             raise ConfigError(f"tokenizer: {tokenizer_json} not found")
         self.length = length
+        if any(b < 3 or b > length for b in buckets) or list(buckets) != sorted(set(buckets)):
+            raise ConfigError(f"buckets: increasing widths in 3..{length}, got {buckets}")
+        self.buckets = buckets
         self._tok = Tokenizer.from_file(str(tokenizer_json))
         self._tok.enable_truncation(max_length=length)
         self._tok.enable_padding(length=length, pad_id=0, pad_token="[PAD]")  # noqa: S106
@@ -33,4 +43,8 @@ class PromptTokenizer:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64).reshape(
             len(texts), self.length
         )
+        if self.buckets:
+            longest = int(mask.sum(axis=1).max()) if len(texts) else 0
+            width = next((b for b in self.buckets if b >= longest), self.length)
+            ids, mask = ids[:, :width].copy(), mask[:, :width].copy()
         return ids, mask

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
@@ -170,6 +171,7 @@ class LocalTritonServer:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        self._kill_group()
         self._cleanup_shm()
 
     def stop(self) -> int | None:
@@ -188,11 +190,20 @@ class LocalTritonServer:
                     self._process.kill()
                     self._process.wait()
             code = self._process.returncode
+            self._kill_group()
             self._process = None
         self._cleanup_shm()
         if self._workspace is not None:
             shutil.rmtree(self._workspace, ignore_errors=True)
         return code
+
+    def _kill_group(self) -> None:
+        """SIGKILLs what is left of the server's process group (Python backend stubs outlive a
+        server that died), so their shared memory can be removed for good."""
+        if self._process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)
 
     def _cleanup_shm(self) -> None:
         if self._workspace is None:

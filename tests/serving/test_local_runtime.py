@@ -69,8 +69,12 @@ def test_runtime_ensemble_equals_its_steps_run_one_by_one(exported) -> None:
             r"dpr_steer\.HISTORY_IDS: dtype int32 does not match int64",
         ),
         (
-            lambda r: r.update(PROMPT_IDS=r["PROMPT_IDS"][:, :5]),
-            r"dpr_steer\.PROMPT_IDS: shape \[3, 5\] does not match \[-1, 32\]",
+            lambda r: r.update(HISTORY_IDS=r["HISTORY_IDS"][:, :5]),
+            r"dpr_steer\.HISTORY_IDS: shape \[3, 5\] does not match \[-1, 200\]",
+        ),
+        (
+            lambda r: r.update(PROMPT_IDS=r["PROMPT_IDS"][0]),
+            r"dpr_steer\.PROMPT_IDS: shape \[32\] does not match \[-1, -1\]",
         ),
         (lambda r: r.pop("STRENGTH"), r"dpr_steer\.STRENGTH: missing input"),
         (lambda r: r.update(EXTRA=np.zeros((3, 1), np.float32)), r"dpr_steer\.EXTRA: unexpected"),

@@ -27,3 +27,20 @@ def test_tokenizer_matches_reference_tokenizer_on_edge_prompts() -> None:
         expected = reference(text, padding="max_length", truncation=True, max_length=MAX_TOKENS)
         assert ids[row].tolist() == expected["input_ids"], text
         assert mask[row].tolist() == expected["attention_mask"], text
+
+
+def test_buckets_trim_only_padding() -> None:
+    from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_TOKENS
+
+    full = PromptTokenizer(minilm_dir() / "tokenizer.json", PROMPT_TOKENS)
+    bucketed = PromptTokenizer(minilm_dir() / "tokenizer.json", PROMPT_TOKENS, PROMPT_BUCKETS)
+    for texts, width in (
+        (["more comedies"], 8),
+        (["more comedies", "show me something funny and light for tonight"], 16),
+        (["a very long prompt " * 40], 32),
+    ):
+        ids, mask = bucketed.encode_batch(texts)
+        want_ids, want_mask = full.encode_batch(texts)
+        assert ids.shape == (len(texts), width)
+        assert (ids == want_ids[:, :width]).all() and (want_ids[:, width:] == 0).all()
+        assert (mask == want_mask[:, :width]).all()
