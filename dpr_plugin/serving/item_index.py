@@ -95,6 +95,48 @@ class SearchFilter:
         return not (self.must or self.must_not or self.exclude_ids)
 
 
+def check_filter_fields(where: SearchFilter, fields: Mapping[str, FieldKind]) -> None:
+    """Raises IndexQueryError naming the first condition on a field that is not indexed."""
+    for group, conditions in (("must", where.must), ("must_not", where.must_not)):
+        for i, cond in enumerate(conditions):
+            if cond.field not in fields:
+                raise IndexQueryError(
+                    f"{group}[{i}].field: {cond.field!r} is not indexed (indexed: {sorted(fields)})"
+                )
+
+
+def check_query(vectors: np.ndarray, limit: int, dim: int) -> np.ndarray:
+    """The query vectors as float32 [B, dim]; IndexQueryError for a wrong shape or limit."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise IndexQueryError(f"vector: expected shape [B, {dim}], got {list(vectors.shape)}")
+    if limit < 1:
+        raise IndexQueryError(f"limit: must be >= 1, got {limit}")
+    return vectors
+
+
+def to_hits(points: Iterable[ScoredPointLike], with_vectors: bool) -> list[Hit]:
+    """Hits from the scored points of either Qdrant API (same attribute names)."""
+    return [
+        Hit(
+            int(p.id),
+            float(p.score),
+            dict(p.payload or {}),
+            np.asarray(p.vector, np.float32) if with_vectors else None,
+        )
+        for p in points
+    ]
+
+
+class ScoredPointLike(Protocol):
+    """What both Qdrant APIs return per hit."""
+
+    id: object
+    score: float
+    payload: Mapping[str, PayloadValue] | None
+    vector: object
+
+
 @dataclass(frozen=True)
 class Hit:
     """One search result. ``vector`` is filled only when asked for."""

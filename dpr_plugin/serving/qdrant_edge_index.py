@@ -42,6 +42,9 @@ from dpr_plugin.serving.item_index import (
     Match,
     Range,
     SearchFilter,
+    check_filter_fields,
+    check_query,
+    to_hits,
     validate_item,
 )
 
@@ -70,12 +73,7 @@ def edge_filter(where: SearchFilter, fields: Mapping[str, FieldKind]) -> qe.Filt
     """The qdrant-edge Filter of a SearchFilter; IndexQueryError for a field not indexed."""
     if where.is_empty():
         return None
-    for group, conditions in (("must", where.must), ("must_not", where.must_not)):
-        for i, cond in enumerate(conditions):
-            if cond.field not in fields:
-                raise IndexQueryError(
-                    f"{group}[{i}].field: {cond.field!r} is not indexed (indexed: {sorted(fields)})"
-                )
+    check_filter_fields(where, fields)
     must_not = [_condition(c) for c in where.must_not]
     if where.exclude_ids:
         must_not.append(qe.HasIdCondition(set(where.exclude_ids)))
@@ -251,13 +249,7 @@ class EdgeItemIndex:
         generation = self._acquire()
         try:
             info = generation.info
-            vectors = np.asarray(vectors, dtype=np.float32)
-            if vectors.ndim != 2 or vectors.shape[1] != info.dim:
-                raise IndexQueryError(
-                    f"vector: expected shape [B, {info.dim}], got {list(vectors.shape)}"
-                )
-            if limit < 1:
-                raise IndexQueryError(f"limit: must be >= 1, got {limit}")
+            vectors = check_query(vectors, limit, info.dim)
             query_filter = edge_filter(where, info.fields)
             payload: bool | list[str] = list(payload_fields) if payload_fields else False
             requests = [
@@ -276,18 +268,7 @@ class EdgeItemIndex:
                 raise IndexQueryError(f"query: {exc}") from exc
         finally:
             self._release(generation)
-        return [
-            [
-                Hit(
-                    int(p.id),
-                    float(p.score),
-                    dict(p.payload or {}),
-                    np.asarray(p.vector, np.float32) if with_vectors else None,
-                )
-                for p in answer
-            ]
-            for answer in answers
-        ]
+        return [to_hits(answer, with_vectors) for answer in answers]
 
     async def info(self) -> IndexInfo:
         """The served generation."""

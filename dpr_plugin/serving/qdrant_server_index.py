@@ -27,6 +27,9 @@ from dpr_plugin.serving.item_index import (
     Match,
     Range,
     SearchFilter,
+    check_filter_fields,
+    check_query,
+    to_hits,
     validate_item,
 )
 from dpr_plugin.serving.qdrant_edge_index import KEEP_GENERATIONS, new_generation_name
@@ -50,12 +53,7 @@ def server_filter(where: SearchFilter, fields: Mapping[str, FieldKind]) -> qm.Fi
     """The qdrant-client Filter of a SearchFilter; IndexQueryError for a field not indexed."""
     if where.is_empty():
         return None
-    for group, conditions in (("must", where.must), ("must_not", where.must_not)):
-        for i, cond in enumerate(conditions):
-            if cond.field not in fields:
-                raise IndexQueryError(
-                    f"{group}[{i}].field: {cond.field!r} is not indexed (indexed: {sorted(fields)})"
-                )
+    check_filter_fields(where, fields)
     must_not: list[qm.Condition] = [_condition(c) for c in where.must_not]
     if where.exclude_ids:
         must_not.append(qm.HasIdCondition(has_id=sorted(where.exclude_ids)))
@@ -188,11 +186,7 @@ class ServerItemIndex:
             info = await self._cached_info(timeout_s)
         except TimeoutError as exc:
             raise IndexUnavailableError(f"qdrant {self.where}: no answer in {timeout_s}s") from exc
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != info.dim:
-            raise IndexQueryError(f"vector: expected shape [B, {info.dim}], got {vectors.shape}")
-        if limit < 1:
-            raise IndexQueryError(f"limit: must be >= 1, got {limit}")
+        vectors = check_query(vectors, limit, info.dim)
         query_filter = server_filter(where, info.fields)
         requests = [
             qm.QueryRequest(
@@ -214,18 +208,7 @@ class ServerItemIndex:
             ) from exc
         except Exception as exc:
             raise self._down(exc) from exc
-        return [
-            [
-                Hit(
-                    int(p.id),
-                    float(p.score),
-                    dict(p.payload or {}),
-                    np.asarray(p.vector, np.float32) if with_vectors else None,
-                )
-                for p in answer.points
-            ]
-            for answer in answers
-        ]
+        return [to_hits(answer.points, with_vectors) for answer in answers]
 
     async def close(self) -> None:
         """Closes the client."""
