@@ -7,6 +7,8 @@ outlives a retrained model; the pipeline maps them to the model's internal ids.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -43,14 +45,27 @@ class HistoryStore(Protocol):
 
 
 MAX_USER_ID_CHARS = 256
+"""Longest accepted user id."""
 MAX_ITEM_ID_CHARS = 128
+"""Longest accepted item id."""
+HISTORY_URL = "history_url"
+"""The setting that names the store; ConfigErrors about the URL start with it."""
+HISTORY_LENGTH = "history_length"
+"""The setting behind ``max_length``."""
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class HistoryInputError(DprError):
     """A user id or item id the store cannot accept; the message starts with the field.
 
+    The gRPC layer maps it to INVALID_ARGUMENT.
+
     Attributes:
-        field: ``user_id`` or ``item_ids[i]``.
+        field: The offending field: ``user_id``, ``item_ids``, ``item_ids[i]``, or for
+            ``append_many`` ``histories[n].user_id`` / ``histories[n].item_ids[i]``
+            (``n``: position in the mapping).
     """
 
     def __init__(self, field: str, message: str) -> None:
@@ -58,51 +73,166 @@ class HistoryInputError(DprError):
         super().__init__(f"{field}: {message}")
 
 
-def _printable(text: str) -> bool:
-    return text.isprintable()
+def _control_char(text: str) -> int | None:
+    """Index of the first control character (Cc) or lone surrogate (Cs), else ``None``."""
+    if text.isprintable():  # fast path (C): printable text has neither
+        return None
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            return i
+    return None
 
 
-def check_user_id(user_id: str) -> str:
-    """A user id: non-empty, at most MAX_USER_ID_CHARS, printable."""
-    if not isinstance(user_id, str) or not user_id:
-        raise HistoryInputError("user_id", "must be a non-empty string")
-    if len(user_id) > MAX_USER_ID_CHARS or not _printable(user_id):
+def _check_id(field: str, value: object, max_chars: int) -> str:
+    if not isinstance(value, str):
+        raise HistoryInputError(field, f"must be a string, got {type(value).__name__}")
+    if not value:
+        raise HistoryInputError(field, "must not be empty")
+    if len(value) > max_chars:
+        raise HistoryInputError(field, f"must be at most {max_chars} characters, got {len(value)}")
+    bad = _control_char(value)
+    if bad is not None:
         raise HistoryInputError(
-            "user_id", f"at most {MAX_USER_ID_CHARS} printable characters"
+            field, f"must not contain control characters (U+{ord(value[bad]):04X} at {bad})"
         )
-    return user_id
+    return value
 
 
-def check_item_ids(item_ids: Sequence[str]) -> list[str]:
-    """Item ids: each non-empty, at most MAX_ITEM_ID_CHARS, printable."""
-    checked = []
-    for i, item in enumerate(item_ids):
-        if not isinstance(item, str) or not item:
-            raise HistoryInputError(f"item_ids[{i}]", "must be a non-empty string")
-        if len(item) > MAX_ITEM_ID_CHARS or not _printable(item):
-            raise HistoryInputError(
-                f"item_ids[{i}]", f"at most {MAX_ITEM_ID_CHARS} printable characters"
-            )
-        checked.append(item)
-    return checked
+def check_user_id(user_id: str, field: str = "user_id") -> str:
+    """Validates a user id: a non-empty string of at most MAX_USER_ID_CHARS characters,
+    none of them a control character (or a lone surrogate, which no store can encode).
+
+    Args:
+        user_id: The id to check.
+        field: The name errors carry.
+
+    Returns:
+        ``user_id`` unchanged.
+
+    Raises:
+        HistoryInputError: Naming ``field``.
+    """
+    return _check_id(field, user_id, MAX_USER_ID_CHARS)
+
+
+def check_item_ids(item_ids: Sequence[str], field: str = "item_ids") -> list[str]:
+    """Validates item ids: each a non-empty string of at most MAX_ITEM_ID_CHARS characters
+    without control characters. A bare string is refused (it would append one id per char).
+
+    Args:
+        item_ids: The ids, oldest first; may be empty.
+        field: The name errors carry; an entry is ``field[i]``.
+
+    Returns:
+        The ids as a new list.
+
+    Raises:
+        HistoryInputError: Naming ``field`` or ``field[i]``.
+    """
+    if isinstance(item_ids, str | bytes):
+        raise HistoryInputError(field, "must be a sequence of ids, not a single string")
+    return [_check_id(f"{field}[{i}]", item, MAX_ITEM_ID_CHARS) for i, item in enumerate(item_ids)]
+
+
+def check_histories(histories: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Validates the argument of ``append_many``; fields are ``histories[n].…``.
+
+    Returns:
+        A new dict of checked ids, in the mapping's order.
+
+    Raises:
+        HistoryInputError: Naming ``histories[n].user_id`` or ``histories[n].item_ids[i]``.
+    """
+    return {
+        check_user_id(user, f"histories[{n}].user_id"): check_item_ids(
+            items, f"histories[{n}].item_ids"
+        )
+        for n, (user, items) in enumerate(histories.items())
+    }
+
+
+def check_max_length(max_length: int) -> int:
+    """Validates a store's bound; it comes from the ``history_length`` setting.
+
+    Raises:
+        ConfigError: Naming ``history_length`` unless ``max_length`` is an int >= 1. A
+            configuration problem, not a request's, hence not a HistoryInputError.
+    """
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise ConfigError(f"{HISTORY_LENGTH}: must be an integer >= 1, got {max_length!r}")
+    return max_length
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages and logs."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@]*?:)[^/@]*@", r"\1***@", url)
+
+
+def sqlite_path(url: str) -> Path:
+    """The database file a SQLite ``history_url`` names.
+
+    Accepted forms: ``sqlite:///abs/path.db`` (absolute), ``sqlite:relative.db`` or
+    ``sqlite:/abs/path.db`` (as written), or a plain filesystem path.
+
+    Raises:
+        ConfigError: Naming ``history_url`` for any other scheme, a host part
+            (``sqlite://host/x.db``), query parameters, or an empty path.
+    """
+    if url.startswith("sqlite:"):
+        rest = url.removeprefix("sqlite:")
+        if rest.startswith("//"):
+            if not rest.startswith("///"):
+                raise ConfigError(
+                    f"{HISTORY_URL}: {url!r} names a host; write sqlite:///abs/path.db "
+                    "or sqlite:relative.db"
+                )
+            rest = rest.removeprefix("//")
+        if "?" in rest:
+            raise ConfigError(f"{HISTORY_URL}: query parameters are not supported in {url!r}")
+        if not rest.strip("/"):
+            raise ConfigError(f"{HISTORY_URL}: {url!r} names no file")
+        return Path(rest)
+    scheme = _SCHEME.match(url)
+    if scheme or "://" in url:
+        name = scheme.group(1) if scheme else url.split("://", 1)[0]
+        raise ConfigError(
+            f"{HISTORY_URL}: unsupported scheme {name!r} in {redact_url(url)!r} "
+            "(a SQLite path, sqlite:..., or redis://host:port/db)"
+        )
+    return Path(url)
 
 
 def open_history_store(url: str, max_length: int) -> HistoryStore:
-    """The store named by ``url``: ``redis://host:port/db`` for Redis; ``sqlite:///abs.db``,
-    ``sqlite:rel.db`` or a plain path for SQLite."""
-    if max_length < 1:
-        raise ConfigError(f"history_length: must be >= 1, got {max_length}")
-    if not url:
-        raise ConfigError("history_url: must not be empty")
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from dpr_plugin.serving.redis_history import RedisHistoryStore
+    """The store ``url`` names; nothing is contacted yet for Redis (the first call connects).
 
+    Args:
+        url: The ``history_url`` setting: ``redis://host:port/db`` (also ``rediss://``,
+            ``unix://``) for Redis; ``sqlite:///abs/path.db``, ``sqlite:relative.db`` or a
+            plain filesystem path for SQLite (the file is created if missing).
+        max_length: The ``history_length`` setting: ids kept per user.
+
+    Returns:
+        A RedisHistoryStore or a SqliteHistoryStore.
+
+    Raises:
+        ConfigError: Naming ``history_url`` (empty, unsupported or malformed, or Redis
+            without the ``redis`` extra) or ``history_length`` (below 1).
+        HistoryUnavailableError: The SQLite file cannot be opened or created.
+    """
+    check_max_length(max_length)
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"{HISTORY_URL}: must not be empty")
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in _REDIS_SCHEMES:
+        try:
+            from dpr_plugin.serving.redis_history import RedisHistoryStore
+        except ImportError as exc:
+            raise ConfigError(
+                f"{HISTORY_URL}: {scheme}:// needs the redis extra "
+                f"(pip install 'dpr-plugin[redis]'): {exc}"
+            ) from exc
         return RedisHistoryStore(url, max_length)
-    if "://" in url and not url.startswith("sqlite://"):
-        raise ConfigError(f"history_url: unsupported scheme in {url!r} (sqlite path or redis://)")
-    path = url.removeprefix("sqlite://").removeprefix("sqlite:")
-    if url.startswith("sqlite:///"):
-        path = "/" + url.removeprefix("sqlite:///")
+    path = sqlite_path(url)
     from dpr_plugin.serving.sqlite_history import SqliteHistoryStore
 
-    return SqliteHistoryStore(Path(path), max_length)
+    return SqliteHistoryStore(path, max_length)

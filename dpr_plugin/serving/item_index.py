@@ -45,20 +45,24 @@ class IndexedItem:
     payload: Mapping[str, PayloadValue]
 
 
-def validate_item(item: IndexedItem, dim: int, seen: set[int]) -> None:
+def validate_item(item: IndexedItem, dim: int, seen: set[int]) -> np.ndarray:
     """Checks one point before it is written (ids >= 1 and unique, finite [dim] vectors);
-    adds its id to ``seen``."""
+    adds its id to ``seen`` and returns the vector as float32."""
     where = f"items[id={item.item_id!r}]"
-    if not isinstance(item.item_id, int) or item.item_id < 1:
+    if not isinstance(item.item_id, int) or isinstance(item.item_id, bool) or item.item_id < 1:
         raise IndexQueryError(f"{where}.item_id: must be an integer >= 1")
     if item.item_id in seen:
         raise IndexQueryError(f"{where}.item_id: duplicate")
-    vector = np.asarray(item.vector)
+    try:
+        vector = np.asarray(item.vector, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise IndexQueryError(f"{where}.vector: not a float vector ({exc})") from exc
     if vector.shape != (dim,):
         raise IndexQueryError(f"{where}.vector: expected shape [{dim}], got {list(vector.shape)}")
     if not np.isfinite(vector).all():
-        raise IndexQueryError(f"{where}.vector: must be finite")
+        raise IndexQueryError(f"{where}.vector: must be finite (as float32)")
     seen.add(item.item_id)
+    return vector
 
 
 @dataclass(frozen=True)
@@ -96,20 +100,47 @@ class SearchFilter:
 
 
 def check_filter_fields(where: SearchFilter, fields: Mapping[str, FieldKind]) -> None:
-    """Raises IndexQueryError naming the first condition on a field that is not indexed."""
+    """Raises IndexQueryError naming the first condition on a field that is not indexed, or
+    that does not fit the field's kind (Match: keyword -> str values, integer -> int values;
+    Range: integer or float fields), which an engine would otherwise answer with no hits."""
     for group, conditions in (("must", where.must), ("must_not", where.must_not)):
         for i, cond in enumerate(conditions):
+            at = f"{group}[{i}]"
             if cond.field not in fields:
                 raise IndexQueryError(
-                    f"{group}[{i}].field: {cond.field!r} is not indexed (indexed: {sorted(fields)})"
+                    f"{at}.field: {cond.field!r} is not indexed (indexed: {sorted(fields)})"
                 )
+            kind = fields[cond.field]
+            if isinstance(cond, Match):
+                _check_match(at, cond, kind)
+            elif kind not in ("integer", "float"):
+                raise IndexQueryError(f"{at}: Range on {kind} field {cond.field!r}")
+            elif cond.gte is not None and cond.lte is not None and cond.gte > cond.lte:
+                raise IndexQueryError(f"{at}: empty range on {cond.field!r} (gte > lte)")
+
+
+def _check_match(at: str, cond: Match, kind: FieldKind) -> None:
+    if not cond.values:
+        raise IndexQueryError(f"{at}.values: Match on {cond.field!r} needs at least one value")
+    if kind == "float":
+        raise IndexQueryError(f"{at}: Match on float field {cond.field!r} (use Range)")
+    wanted = str if kind == "keyword" else int
+    for j, value in enumerate(cond.values):
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            raise IndexQueryError(
+                f"{at}.values[{j}]: {kind} field {cond.field!r} takes {wanted.__name__} "
+                f"values, got {value!r}"
+            )
 
 
 def check_query(vectors: np.ndarray, limit: int, dim: int) -> np.ndarray:
-    """The query vectors as float32 [B, dim]; IndexQueryError for a wrong shape or limit."""
+    """The query vectors as float32 [B, dim]; IndexQueryError for a wrong shape, a non-finite
+    value (an engine answers NaN with no hits or NaN scores) or a limit below 1."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape[1] != dim:
+    if vectors.ndim != 2 or vectors.shape[0] < 1 or vectors.shape[1] != dim:
         raise IndexQueryError(f"vector: expected shape [B, {dim}], got {list(vectors.shape)}")
+    if not np.isfinite(vectors).all():
+        raise IndexQueryError("vector: must be finite")
     if limit < 1:
         raise IndexQueryError(f"limit: must be >= 1, got {limit}")
     return vectors
