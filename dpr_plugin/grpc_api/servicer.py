@@ -1,7 +1,9 @@
 """The SteeringService servicer: validate → pipeline → convert, errors through one table.
 
 Logs carry the request id, the user id, the served path and timings; never the prompt text
-(only its length and a short digest, enough to correlate repeated prompts).
+(only its length and a short digest, enough to correlate repeated prompts). The per-request
+access line is at DEBUG (``dpr --verbose serve``); rejected and failed requests are
+logged at INFO and ERROR.
 """
 
 from __future__ import annotations
@@ -62,15 +64,16 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         except Exception as exc:  # every failure goes through the status table
             await self._fail(context, exc, request_id)
             raise  # unreachable: abort raises
-        log.info(
-            "request %s user %s prompt[%s] path=%s items=%d total=%.1fms",
-            query_id,
-            query.user_id,
-            prompt_digest(query.prompt),
-            result.served_path.value,
-            len(result.items),
-            result.timings_ms.get("total", 0.0),
-        )
+        if log.isEnabledFor(logging.DEBUG):  # the access log; metrics count every request
+            log.debug(
+                "request %s user %s prompt[%s] path=%s items=%d total=%.1fms",
+                query_id,
+                query.user_id,
+                prompt_digest(query.prompt),
+                result.served_path.value,
+                len(result.items),
+                result.timings_ms.get("total", 0.0),
+            )
         return steer_response(result)
 
     async def AppendInteractions(  # noqa: N802 - the gRPC method name

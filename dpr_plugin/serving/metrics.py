@@ -21,6 +21,7 @@ class ServiceMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self._stages = {stage: self.stage_seconds.labels(stage) for stage in STAGES}
         self.requests = Counter(
             "dpr_steer_requests",
             "Steer requests answered, by the path that served them",
@@ -49,4 +50,5 @@ class ServiceMetrics:
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         """Records one request's stage latencies (milliseconds)."""
         for stage, ms in timings_ms.items():
-            self.stage_seconds.labels(stage).observe(ms / 1000.0)
+            child = self._stages.get(stage) or self.stage_seconds.labels(stage)
+            child.observe(ms / 1000.0)

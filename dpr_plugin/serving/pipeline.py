@@ -195,7 +195,7 @@ class SteeringPipeline:
     async def _steered(
         self, query: SteerQuery, tensors: dict[str, np.ndarray], clock: _Clock
     ) -> tuple[np.ndarray, np.ndarray, Understanding]:
-        ids, mask = self.bundle.tokenizer.encode_batch([query.prompt])
+        ids, mask = self.bundle.tokenizer.encode(query.prompt)
         clock.lap("tokenize")
         inputs = {
             **tensors,

@@ -3,6 +3,7 @@ SQLite history, a model really trained on the bundled data."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import urllib.request
 
@@ -169,4 +170,6 @@ def test_logs_never_contain_the_prompt(
         with pytest.raises(grpc.RpcError):
             steer(service, user_id="4", prompt=secret, top_k=0)
     assert caplog.records, "the service logged nothing"
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:10]
+    assert f"prompt[len={len(secret)} sha256={digest}]" in caplog.text  # the access line
     assert "xyzzy" not in caplog.text and "anniversary" not in caplog.text

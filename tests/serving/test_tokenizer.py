@@ -44,3 +44,21 @@ def test_buckets_trim_only_padding() -> None:
         assert ids.shape == (len(texts), width)
         assert (ids == want_ids[:, :width]).all() and (want_ids[:, width:] == 0).all()
         assert (mask == want_mask[:, :width]).all()
+
+
+def test_encode_cache_gives_the_batch_encoding_and_stays_bounded() -> None:
+    from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_TOKENS
+
+    tok = PromptTokenizer(
+        minilm_dir() / "tokenizer.json", PROMPT_TOKENS, PROMPT_BUCKETS, cache_entries=2
+    )
+    for text in PROMPTS:
+        want_ids, want_mask = tok.encode_batch([text])
+        for _ in range(2):  # a miss, then a hit
+            ids, mask = tok.encode(text)
+            assert (ids == want_ids).all() and (mask == want_mask).all()
+            assert ids.shape == want_ids.shape
+    ids, _ = tok.encode(PROMPTS[1])
+    ids[:] = -1  # a caller's change must not reach the cache
+    assert (tok.encode(PROMPTS[1])[0] == tok.encode_batch([PROMPTS[1]])[0]).all()
+    assert len(tok._cache) == 2
