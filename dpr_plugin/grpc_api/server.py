@@ -29,6 +29,8 @@ from dpr_plugin.serving.local_runtime import LocalRuntime
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.model_bundle import ModelBundle
 from dpr_plugin.serving.pipeline import PipelineSettings, SteeringPipeline
+from dpr_plugin.triton_local.server import LocalTritonServer
+from dpr_plugin.triton_local.supervisor import TritonSupervisor
 
 log = logging.getLogger("dpr.server")
 
@@ -109,7 +111,8 @@ class SteeringServer:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._closers: list[object] = []
-        self._triton: object | None = None
+        self._triton: LocalTritonServer | None = None
+        self._supervisor: TritonSupervisor | None = None
         self._metrics_http: object | None = None
         self.pipeline: SteeringPipeline | None = None
 
@@ -122,11 +125,12 @@ class SteeringServer:
 
         url = self.settings.triton_url
         if not url:
-            from dpr_plugin.triton_local.server import LocalTritonServer
-
             triton = LocalTritonServer(repository).start()
             self._triton = triton
             url = triton.grpc_url
+            self._supervisor = TritonSupervisor(
+                triton, lambda outcome: self.metrics.triton_restarts.labels(outcome).inc()
+            )
         # The unsteered vector when Triton is down: the same export, in-process.
         local_models = (repository / "seq_backbone" / "1" / "model.onnx").is_file()
         fallback = LocalRuntime(repository) if local_models else None
@@ -200,6 +204,8 @@ class SteeringServer:
             )
             self._metrics_http = http
             self.metrics_port = http.server_port
+        if self._supervisor is not None:
+            self._supervisor.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -220,6 +226,9 @@ class SteeringServer:
     async def stop(self) -> None:
         """Graceful shutdown: NOT_SERVING, let in-flight calls finish, release everything."""
         await self._health.enter_graceful_shutdown()
+        if self._supervisor is not None:
+            await self._supervisor.stop()  # no restarts while shutting down
+            self._supervisor = None
         if self._server is not None:
             await self._server.stop(self.settings.grace_s)
             self._server = None
@@ -235,5 +244,5 @@ class SteeringServer:
             self._metrics_http.server_close()  # type: ignore[attr-defined]
             self._metrics_http = None
         if self._triton is not None:
-            self._triton.stop()  # type: ignore[attr-defined]
+            await asyncio.to_thread(self._triton.stop)  # waits for a restart under way
             self._triton = None

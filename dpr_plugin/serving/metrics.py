@@ -40,6 +40,12 @@ class ServiceMetrics:
             ["cause"],
             registry=self.registry,
         )
+        self.triton_restarts = Counter(
+            "dpr_local_triton_restarts",
+            "Restarts of the local tritonserver after it died, by outcome (ok, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.understood_tags = Counter(
             "dpr_understood_tags",
             "Tags prompts were understood to name, by polarity",

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -69,6 +70,7 @@ class LocalTritonServer:
         self._install: TritonInstall | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._workspace: Path | None = None
+        self._lock = threading.RLock()  # start, restart and stop may come from two threads
         self.http_port = self.grpc_port = self.metrics_port = 0
 
     @property
@@ -92,7 +94,32 @@ class LocalTritonServer:
         return f"dpr_{os.getpid()}_{self._workspace.name.rsplit('_', 1)[-1]}_"
 
     def start(self) -> LocalTritonServer:
-        """Starts the server and returns once every model is ready."""
+        """Starts the server and returns once every model is ready.
+
+        After the process died (``kill``, a crash) it starts a new one on the same ports, so
+        clients reconnect without being told.
+
+        Raises:
+            TritonStartError: The process is still running, exited, or was not ready in time.
+        """
+        with self._lock:
+            if self.is_running():
+                raise TritonStartError(f"tritonserver already running on {self.grpc_url}")
+            self._discard_dead()
+            return self._start()
+
+    def restart(self) -> LocalTritonServer:
+        """Stops the process if it still runs, then ``start``; the ports stay the same."""
+        with self._lock:
+            self._stop()
+            return self._start()
+
+    def _discard_dead(self) -> None:
+        """Forgets a process that died by itself: its group, shared memory and workspace."""
+        if self._process is not None:
+            self._stop()
+
+    def _start(self) -> LocalTritonServer:
         if self._install is None:
             self._install = ensure_install(self.settings.venv)
         self._workspace = Path(tempfile.mkdtemp(prefix="dpr_triton_"))
@@ -133,12 +160,15 @@ class LocalTritonServer:
         try:
             self._wait_ready()
         except BaseException:
-            self.stop()
+            self._stop()
             raise
         log.info("tritonserver ready: grpc %s (log %s)", self.grpc_url, self.log_path)
         return self
 
-    def _log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` of the server's log (of the current or the dead process)."""
+        if self._workspace is None:
+            return "(no log)"
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
@@ -151,7 +181,7 @@ class LocalTritonServer:
         while time.monotonic() < deadline:
             code = self._process.poll()
             if code is not None:
-                raise TritonStartError(f"tritonserver exited with code {code}:\n{self._log_tail()}")
+                raise TritonStartError(f"tritonserver exited with code {code}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(url, timeout=1.0) as response:
                     if response.status == 200:
@@ -160,11 +190,16 @@ class LocalTritonServer:
                 pass
             time.sleep(0.25)
         waited = self.settings.startup_timeout_s
-        raise TritonStartError(f"tritonserver not ready after {waited:.0f}s:\n{self._log_tail()}")
+        raise TritonStartError(f"tritonserver not ready after {waited:.0f}s:\n{self.log_tail()}")
 
     def is_running(self) -> bool:
         """True while the process is alive."""
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The process's exit status once it ended by itself; ``None`` while it runs."""
+        return None if self._process is None else self._process.poll()
 
     def kill(self) -> None:
         """SIGKILLs the server (fault tests); ``start()`` brings up a new one on the same ports."""
@@ -176,6 +211,10 @@ class LocalTritonServer:
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after the grace period; removes shared memory and workspace."""
+        with self._lock:
+            return self._stop()
+
+    def _stop(self) -> int | None:
         code = None
         if self._process is not None:
             if self._process.poll() is None:
@@ -195,6 +234,7 @@ class LocalTritonServer:
         self._cleanup_shm()
         if self._workspace is not None:
             shutil.rmtree(self._workspace, ignore_errors=True)
+            self._workspace = None
         return code
 
     def _kill_group(self) -> None:

@@ -136,3 +136,48 @@ def test_triton_killed_and_restarted_during_load_keeps_answering(
     assert pb.SERVED_PATH_FALLBACK_UNSTEERED in paths
     assert pb.SERVED_PATH_STEERED in paths[mark:]
     assert set(paths) <= {pb.SERVED_PATH_STEERED, pb.SERVED_PATH_FALLBACK_UNSTEERED}
+
+
+def test_service_restarts_the_local_triton_it_started_when_it_dies(
+    service_repository: Path, bundled_histories: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """A crash of the service's own tritonserver (SIGKILL, no clean-up) is noticed and undone
+    by the service: answers keep coming (flagged fallback), then steering is back on the same
+    port, and the restart is counted."""
+    history = tmp_path / "history.sqlite"
+    shutil.copy(bundled_histories[0], history)
+    settings = service_settings(
+        service_repository,
+        build_index(service_repository, tmp_path / "index"),
+        history,
+        in_process=False,
+        steering_budget_ms=2000.0,
+    )
+    running = ServiceThread(settings)
+    try:
+        triton = running.server._triton
+        assert triton is not None, "the service did not start its own tritonserver"
+        assert steer(running, user_id="12", prompt="more comedies").served_path == (
+            pb.SERVED_PATH_STEERED
+        )
+        crashed = triton._process
+        port = triton.grpc_port
+        crashed.kill()  # the process alone, as a crash would: no clean-up by us
+        crashed.wait()
+        paths = []
+        deadline = time.monotonic() + 120
+        while True:
+            answer = steer(running, user_id="12", prompt="more comedies")
+            paths.append(answer.served_path)
+            if answer.served_path == pb.SERVED_PATH_STEERED and triton.is_running():
+                break
+            assert time.monotonic() < deadline, f"steering not back after 120 s: {paths[-5:]}"
+            time.sleep(0.25)
+        assert pb.SERVED_PATH_FALLBACK_UNSTEERED in paths
+        assert set(paths) <= {pb.SERVED_PATH_FALLBACK_UNSTEERED, pb.SERVED_PATH_STEERED}
+        assert triton._process is not crashed and triton.grpc_port == port
+        restarts = running.server.metrics.triton_restarts.labels("ok")._value.get()
+        assert restarts == 1
+    finally:
+        running.close()
+    assert not triton.is_running() and triton.leftover_shm() == []
