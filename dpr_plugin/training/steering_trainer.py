@@ -54,6 +54,9 @@ class SteeringTrainConfig:
         weight_decay: Stage-3 AdamW weight decay.
         negative_weight: Weight of the banned-tag unlikelihood term.
         positive_weight: Weight of the asked-for-tag likelihood term.
+        within_weight: Weight of the within-tag cross-entropy: the target ranked among the
+            items the prompt allows only (those with the asked-for tag, or without the banned
+            one), which is the ranking the hybrid mode and a tag filter serve.
         max_samples: Stage-3 samples drawn from training positions (half per polarity).
         seed: Seed of sampling and initialisation.
     """
@@ -67,6 +70,7 @@ class SteeringTrainConfig:
     weight_decay: float = 1e-4
     negative_weight: float = 1.0
     positive_weight: float = 0.5
+    within_weight: float = 0.0
     max_samples: int = 100_000
     seed: int = 0
 
@@ -132,6 +136,19 @@ def align(
     result.align_seconds = time.perf_counter() - started
 
 
+def _within_tag_loss(
+    logits: torch.Tensor, named: torch.Tensor, negative: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of the target among the items the prompt allows: those carrying the tag
+    for "more X", those without it for "no X". Rows whose target is not allowed are skipped."""
+    allowed = torch.where(negative[:, None], named == 0, named > 0)  # [B, N]
+    rows = allowed.gather(1, targets[:, None]).squeeze(1)
+    if not bool(rows.any()):
+        return logits.new_zeros(())
+    masked = logits[rows].masked_fill(~allowed[rows], float("-inf"))
+    return F.cross_entropy(masked, targets[rows])
+
+
 def steer(
     head: SteeringHead,
     backbone: SequentialBackbone,
@@ -169,7 +186,8 @@ def steer(
             )  # [B, P]
             out = head(users[idx], z, torch.ones(len(batch), 1))
             logits = out.steered @ table.T  # [B, N]
-            loss = F.cross_entropy(logits, torch.from_numpy(samples.targets[batch] - 1))
+            targets = torch.from_numpy(samples.targets[batch] - 1)
+            loss = F.cross_entropy(logits, targets)
             probs = torch.softmax(logits, dim=-1)  # [B, N]
             named = item_tags[:, torch.from_numpy(tags)].T  # [B, N] items with the named tag
             mass = (probs * named).sum(-1).clamp(1e-6, 1 - 1e-6)  # [B]
@@ -178,6 +196,8 @@ def steer(
             unlikely = torch.where(neg, -torch.log1p(-mass), torch.zeros_like(mass)).mean()
             likely = torch.where(neg, torch.zeros_like(mass), -torch.log(mass)).mean()
             loss = loss + cfg.negative_weight * unlikely + cfg.positive_weight * likely
+            if cfg.within_weight:
+                loss = loss + cfg.within_weight * _within_tag_loss(logits, named, neg, targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -131,3 +131,21 @@ def test_steering_train_config_names_field_when_invalid() -> None:
         SteeringTrainConfig(max_samples=0)
     with pytest.raises(ConfigError, match="tau: must be > 0"):
         SteeringTrainConfig(tau=0.0)
+
+
+def test_within_tag_loss_ranks_the_target_among_allowed_items_only() -> None:
+    import math
+
+    from dpr_plugin.training.steering_trainer import _within_tag_loss
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, 5.0], [2.0, 1.0, 0.0, 5.0], [0.0, 0.0, 0.0, 0.0]])
+    named = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0]])  # items with the tag
+    negative = torch.tensor([False, True, False])
+    targets = torch.tensor([1, 2, 3])  # row 3: target lacks the asked-for tag -> skipped
+    got = _within_tag_loss(logits, named, negative, targets)
+    # row 1: among items {0, 1}; row 2 ("no tag"): among items {2, 3}
+    row1 = -(1.0 - math.log(math.exp(2.0) + math.exp(1.0)))
+    row2 = -(0.0 - math.log(math.exp(0.0) + math.exp(5.0)))
+    assert float(got) == pytest.approx((row1 + row2) / 2, rel=1e-6)
+    none = _within_tag_loss(logits[2:], named[2:], negative[2:], targets[2:])
+    assert float(none) == 0.0
