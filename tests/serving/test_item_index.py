@@ -365,6 +365,57 @@ def test_edge_switches_atomically_and_readers_may_share_a_generation(tmp_path: P
         EdgeItemIndex(tmp_path, reload_interval_s=-1)
 
 
+_CHILD_SEARCH = """
+import asyncio, sys
+import numpy as np
+from dpr_plugin.serving.item_index import SearchFilter
+from dpr_plugin.serving.qdrant_edge_index import EdgeItemIndex
+index = EdgeItemIndex(sys.argv[1])
+hits = asyncio.run(index.search(np.ones((1, int(sys.argv[2])), np.float32), 5, SearchFilter()))
+print(",".join(str(h.item_id) for h in hits[0]))
+asyncio.run(index.close())
+"""
+
+
+def test_edge_index_is_shared_with_another_process_and_rebuilt_under_it(
+    tmp_path: Path,
+) -> None:
+    """A second process (another replica, `dpr index`) reads the generation this one serves,
+    and a rebuild from outside lands while both hold the index."""
+    import subprocess
+    import sys
+
+    from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder, EdgeItemIndex
+
+    items, _ = catalogue()
+    asyncio.run(EdgeIndexBuilder(tmp_path).build(items, DIM, CATALOGUE_FIELDS))
+    served = EdgeItemIndex(tmp_path, reload_interval_s=0)
+    q = np.ones((1, DIM), np.float32)
+
+    def child() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD_SEARCH, str(tmp_path), str(DIM)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    def ours() -> str:
+        hits = asyncio.run(served.search(q, 5, SearchFilter()))[0]
+        return ",".join(str(h.item_id) for h in hits)
+
+    try:
+        before = ours()
+        assert child() == before
+        rescaled, _ = catalogue(scale=-1.0)  # a rebuild that reverses the ranking
+        asyncio.run(EdgeIndexBuilder(tmp_path).build(rescaled, DIM, CATALOGUE_FIELDS))
+        after = ours()
+        assert after != before
+        assert child() == after
+    finally:
+        asyncio.run(served.close())
+
+
 def test_edge_reload_waits_for_the_interval(tmp_path: Path) -> None:
     from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder, EdgeItemIndex
 
