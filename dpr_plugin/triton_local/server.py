@@ -71,6 +71,7 @@ class LocalTritonServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._workspace: Path | None = None
         self._lock = threading.RLock()  # start, restart and stop may come from two threads
+        self._shm_prefix = ""  # the Python backend's shared-memory names of the last start
         self.http_port = self.grpc_port = self.metrics_port = 0
 
     @property
@@ -88,10 +89,6 @@ class LocalTritonServer:
         """The server's combined stdout/stderr."""
         assert self._workspace is not None
         return self._workspace / "tritonserver.log"
-
-    def _shm_prefix(self) -> str:
-        assert self._workspace is not None
-        return f"dpr_{os.getpid()}_{self._workspace.name.rsplit('_', 1)[-1]}_"
 
     def start(self) -> LocalTritonServer:
         """Starts the server and returns once every model is ready.
@@ -123,6 +120,8 @@ class LocalTritonServer:
         if self._install is None:
             self._install = ensure_install(self.settings.venv)
         self._workspace = Path(tempfile.mkdtemp(prefix="dpr_triton_"))
+        # kept after stop, so leftovers of this process can still be found and removed
+        self._shm_prefix = f"dpr_{os.getpid()}_{self._workspace.name.rsplit('_', 1)[-1]}_"
         backends, caches = build_workspace(self._install, self._workspace)
         if not self.grpc_port:  # a restart keeps its ports, so clients reconnect to it
             self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
@@ -133,7 +132,7 @@ class LocalTritonServer:
             f"--backend-directory={backends}",
             f"--cache-directory={caches}",
             f"--cache-config=local,size={self.settings.cache_bytes}",
-            f"--backend-config=python,shm-region-prefix-name={self._shm_prefix()}",
+            f"--backend-config=python,shm-region-prefix-name={self._shm_prefix}",
             "--backend-config=python,shm-default-byte-size=4194304",
             "--backend-config=python,shm-growth-byte-size=1048576",
             "--http-address=127.0.0.1",
@@ -246,14 +245,14 @@ class LocalTritonServer:
             os.killpg(self._process.pid, signal.SIGKILL)
 
     def _cleanup_shm(self) -> None:
-        if self._workspace is None:
+        if not self._shm_prefix:
             return
-        for leftover in glob.glob(f"/dev/shm/{self._shm_prefix()}*"):
+        for leftover in glob.glob(f"/dev/shm/{self._shm_prefix}*"):
             Path(leftover).unlink(missing_ok=True)
 
     def leftover_shm(self) -> list[str]:
         """Shared-memory files of this server still present (tests assert there are none)."""
-        return glob.glob(f"/dev/shm/{self._shm_prefix()}*") if self._workspace else []
+        return glob.glob(f"/dev/shm/{self._shm_prefix}*") if self._shm_prefix else []
 
     def __enter__(self) -> LocalTritonServer:
         return self.start()
