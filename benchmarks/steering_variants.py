@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.steering_variants --data ../shared/data/ml-1m \\
         --format ml-1m-tsv --backbone runs/ml1m/sasrec
 
-Runs ``dpr train-steering --stage valid`` once per variant (100k stage-3 samples each, ~2 min
+Runs ``dpr train-steering --stage valid`` once per variant (100k stage-3 samples each, ~1 min
 on 2 cores), side by side with the filter baselines of the same run, and writes the positive
 and negative figures to ``benchmarks/results/steering_variants_valid.json``. A variant replaces
 a default only when it is better on validation by more than the spread between variants that
