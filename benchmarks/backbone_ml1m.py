@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import command_line, git_sha
+from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.full_ranking import evaluate_split
 from dpr_plugin.models.backbone import BackboneConfig
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             result[kind]["test_ndcg@10_seen_excluded"] = round(seen_excluded["ndcg@10"], 4)
             result[kind]["test_recall@10_seen_excluded"] = round(seen_excluded["recall@10"], 4)
             result[kind]["rescore_command"] = command_line("benchmarks.backbone_ml1m")
-            RESULT.write_text(json.dumps(result, indent=2) + "\n")
+            write_result(RESULT, result)
             print(kind, json.dumps(seen_excluded))
             continue
         model_kw, train_kw = RECIPES[kind]
@@ -127,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         result["command"] = command_line("benchmarks.backbone_ml1m")
         result["git_sha"] = git_sha()
-        RESULT.parent.mkdir(parents=True, exist_ok=True)
-        RESULT.write_text(json.dumps(result, indent=2) + "\n")
+        write_result(RESULT, result)
         print(json.dumps({kind: result[kind]}, indent=2))
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,11 @@ def git_sha() -> str:
 def command_line(module: str) -> str:
     """How this benchmark was invoked, for the result file."""
     return " ".join([Path(sys.executable).name, "-m", module, *sys.argv[1:]])
+
+
+def write_result(path: Path, body: dict[str, object]) -> None:
+    """Writes a result file atomically (a temporary file, then a rename), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(body, indent=2) + "\n")
+    tmp.replace(path)

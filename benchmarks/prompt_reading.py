@@ -11,14 +11,13 @@ head misreads (a ban read as a wish) is visible by name.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.common import command_line, git_sha
+from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.prompts import HELD_OUT, NEGATIVE_TEMPLATES, POSITIVE_TEMPLATES, render
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.training.checkpoint import load_steering
@@ -67,10 +66,7 @@ def main() -> int:
         "command": command_line("benchmarks.prompt_reading"),
         "git_sha": git_sha(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n")
-    tmp.replace(args.out)
+    write_result(args.out, body)
     return 0
 
 

@@ -35,7 +35,7 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
-from benchmarks.common import command_line, git_sha
+from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.contract import (
     HISTORY_LENGTH,
     PROMPT_ENCODER,
@@ -281,10 +281,7 @@ def main() -> int:
             "git_sha": git_sha(),
         }
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(body, indent=2) + "\n")
-    tmp_out.replace(args.out)
+    write_result(args.out, body)
     print(json.dumps(body["targets"], indent=2))
     return 0
 

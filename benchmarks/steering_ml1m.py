@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import command_line, git_sha
+from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.steering_eval import evaluate_steering
 from dpr_plugin.models.prompt_encoder import PromptEncoder
@@ -174,9 +174,7 @@ def main() -> int:
         "git_sha": git_sha(),
     }
     out = RESULTS / "steering_ml1m.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n")
-    tmp.replace(out)
+    write_result(out, body)
     print(f"wrote {out} and {png}")
     return 0
 

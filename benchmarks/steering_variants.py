@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import command_line, git_sha
+from benchmarks.common import command_line, git_sha, write_result
 
 RESULT = Path(__file__).parent / "results" / "steering_variants_valid.json"
 METHODS = ("dpr", "hybrid", "postfilter", "filter")
@@ -91,10 +91,7 @@ def main() -> int:
         "command": command_line("benchmarks.steering_variants"),
         "git_sha": git_sha(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(body, indent=2) + "\n")
-    tmp_out.replace(args.out)
+    write_result(args.out, body)
     return 0
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import command_line, git_sha, latency_summary
+from benchmarks.common import command_line, git_sha, latency_summary, write_result
 from dpr_plugin.contract import (
     DPR_STEER,
     EMBEDDING_DIM,
@@ -177,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     result["command"] = command_line("benchmarks.triton_perf")
     result["git_sha"] = git_sha()
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(RESULT, result)
     return 0
 
 
