@@ -166,8 +166,11 @@ def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users
                 cells[f"c{concurrency}"] = {**stats, "errors": failed, "paths": paths}
                 errors += failed
                 requests += int(stats.get("requests", 0)) + failed
-                print(f"{'in-process' if in_process else 'triton'} {case} c{concurrency}: "
-                      f"{stats} errors {failed} {paths}", flush=True)
+                print(
+                    f"{'in-process' if in_process else 'triton'} {case} c{concurrency}: "
+                    f"{stats} errors {failed} {paths}",
+                    flush=True,
+                )
             result[case] = cells
     finally:
         service.stop()

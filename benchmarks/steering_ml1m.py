@@ -7,7 +7,8 @@ For each backbone checkpoint (``benchmarks.backbone_ml1m`` makes them) it trains
 head (stage 2 alignment, stage 3 experts; backbone frozen), saves it to
 ``runs/ml1m/steering-<kind>``, evaluates the standard, positive and negative tasks on the test
 targets with every baseline from the same backbone scores, and checks the issue's targets.
-Writes ``benchmarks/results/steering_ml1m.json`` and ``steering_ml1m_per_tag.png``.
+Writes ``benchmarks/results/steering_ml1m.json`` and ``steering_ml1m_per_tag.png`` (another stem
+with ``--result-name``).
 """
 
 from __future__ import annotations
@@ -148,6 +149,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--result-name", default="steering_ml1m", help="stem of the result JSON and PNG"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -158,7 +162,7 @@ def main() -> int:
         kind = load_backbone(checkpoint)[0].config.kind
         per_backbone[kind] = report
         print(json.dumps({kind: report["targets"]}, indent=2), flush=True)
-    png = RESULTS / "steering_ml1m_per_tag.png"
+    png = RESULTS / f"{args.result_name}_per_tag.png"
     plot(per_backbone, png)
     body = {
         **per_backbone,
@@ -173,7 +177,7 @@ def main() -> int:
         "command": command_line("benchmarks.steering_ml1m"),
         "git_sha": git_sha(),
     }
-    out = RESULTS / "steering_ml1m.json"
+    out = RESULTS / f"{args.result_name}.json"
     write_result(out, body)
     print(f"wrote {out} and {png}")
     return 0

@@ -199,7 +199,7 @@ def format_response(prompt: str, response: object) -> str:
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
     """Registers index, load-histories, serve and steer."""
-    from dpr_plugin.grpc_api.server import ServeSettings
+    from dpr_plugin.grpc_api.serve_settings import ServeSettings
 
     index = sub.add_parser("index", help="build the item index from an exported repository")
     index.add_argument("--repository", default="triton_models")

@@ -55,6 +55,10 @@ def test_cli_train_then_evaluate_writes_checkpoint_and_curve(
     assert main(["evaluate", "--checkpoint", str(out)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {"valid", "test", "popularity_test"}
+    assert report["test"] == pytest.approx(summary["test"])
+    assert main(["evaluate", "--checkpoint", str(out), "--exclude-seen"]) == 0
+    unseen = json.loads(capsys.readouterr().out)
+    assert unseen["test"] == pytest.approx(summary["test_exclude_seen"])
 
 
 def test_cli_reports_bad_flag_value_by_name(

@@ -17,10 +17,11 @@ def user_vectors(
 ) -> torch.Tensor:
     """User vectors ``[U, D]`` for the given histories (last ``max_len`` items each)."""
     model.eval()
+    device = model.item_embedding.weight.device
     out = []
     for start in range(0, len(histories), batch_size):
         batch = left_pad(histories[start : start + batch_size], model.config.max_len)
-        out.append(model.user_vector(torch.from_numpy(batch)))
+        out.append(model.user_vector(torch.from_numpy(batch).to(device)).float())
     return torch.cat(out)
 
 
@@ -44,7 +45,7 @@ def evaluate_split(
     targets = split.target(stage) - 1  # column index
     ranks = []
     for start in range(0, len(users), batch_size):
-        scores = model.score_all(users[start : start + batch_size]).numpy()  # [B, N]
+        scores = model.score_all(users[start : start + batch_size]).float().cpu().numpy()  # [B, N]
         if exclude_seen:
             for row, history in enumerate(histories[start : start + batch_size]):
                 scores[row, history - 1] = -np.inf

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -18,9 +17,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
-from dpr_plugin.errors import ConfigError, require_positive
+from dpr_plugin.errors import ConfigError
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.grpc_api.serve_settings import ServeSettings
 from dpr_plugin.grpc_api.servicer import SteeringServicer
 from dpr_plugin.serving.history_store import HistoryStore, open_history_store
 from dpr_plugin.serving.inference import InferenceBackend
@@ -34,56 +34,9 @@ from dpr_plugin.triton_local.supervisor import TritonSupervisor
 
 log = logging.getLogger("dpr.server")
 
+__all__ = ["ServeSettings", "SteeringServer", "open_index"]
+
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SteeringService"].full_name
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """Settings of ``dpr serve`` (flags ``--<field>`` / env ``DPR_SERVE_<FIELD>``).
-
-    Attributes:
-        host: Address the gRPC server binds.
-        port: gRPC port; 0 lets the OS pick one.
-        metrics_port: Prometheus endpoint port on ``host``; 0 lets the OS pick, -1 disables it.
-        repository: The exported model repository (tokenizer, tags, item ids; and the models
-            for the local Triton and the in-process runtime).
-        triton_url: A running Triton's gRPC address; empty starts the local ``tritonserver``.
-        in_process: Run the models with onnxruntime inside the service instead of Triton.
-        qdrant_url: A Qdrant server (``http://host:6333``); empty uses the embedded engine.
-        qdrant_alias: Collection alias the server index is served under.
-        index_dir: Directory of the embedded index (built by ``dpr index``).
-        history_url: SQLite path or ``redis://host:port/db``.
-        history_length: Most events kept per user.
-        steering_budget_ms: Longest the steering inference may take before falling back.
-        index_timeout_ms: Longest a vector search may take.
-        grace_s: Time in-flight calls get on shutdown.
-    """
-
-    host: str = "127.0.0.1"
-    port: int = 50051
-    metrics_port: int = 9464
-    repository: Path = Path("triton_models")
-    triton_url: str = ""
-    in_process: bool = False
-    qdrant_url: str = ""
-    qdrant_alias: str = "dpr_items"
-    index_dir: Path = Path("runs/index")
-    history_url: str = "runs/history.sqlite"
-    history_length: int = 200
-    steering_budget_ms: float = 250.0
-    index_timeout_ms: float = 1000.0
-    grace_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        require_positive(self, "history_length")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port: must be in 0..65535, got {self.port}")
-        if not -1 <= self.metrics_port <= 65535:
-            raise ConfigError(f"metrics_port: must be in -1..65535, got {self.metrics_port}")
-        if self.steering_budget_ms <= 0 or self.index_timeout_ms <= 0:
-            raise ConfigError("steering_budget_ms, index_timeout_ms: must be > 0")
-        if self.in_process and self.triton_url:
-            raise ConfigError("in_process: cannot be combined with triton_url")
 
 
 def open_index(settings: ServeSettings) -> ItemIndex:
@@ -174,8 +127,10 @@ class SteeringServer:
             if not self.settings.qdrant_url:
                 raise  # embedded: nothing built yet; say so now, not on the first request
             # a Qdrant server may come up later: serve, answering UNAVAILABLE until it does
-            log.warning("qdrant %s unavailable at start; requests fail fast until it is up",
-                        self.settings.qdrant_url)
+            log.warning(
+                "qdrant %s unavailable at start; requests fail fast until it is up",
+                self.settings.qdrant_url,
+            )
         self.pipeline = SteeringPipeline(
             bundle,
             backend,
@@ -189,8 +144,11 @@ class SteeringServer:
         pb_grpc.add_SteeringServiceServicer_to_server(SteeringServicer(self.pipeline), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME),
+            (
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
             server,
         )
         self.port = server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")

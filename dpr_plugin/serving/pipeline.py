@@ -210,8 +210,11 @@ class SteeringPipeline:
         tag_scores = out[TAG_SCORES.name][0]
         negative = float(out[NEGATIVE_PROB.name][0, 0])
         named = sorted(
-            ((tag, float(s)) for tag, s in zip(self.bundle.tags, tag_scores, strict=True)
-             if s >= TAG_THRESHOLD),
+            (
+                (tag, float(s))
+                for tag, s in zip(self.bundle.tags, tag_scores, strict=True)
+                if s >= TAG_THRESHOLD
+            ),
             key=lambda pair: -pair[1],
         )
         polarity = Polarity.NONE
@@ -239,9 +242,7 @@ class SteeringPipeline:
                 raise BackendUnavailableError(f"inference backend: {exc}") from exc
             self.metrics.fallbacks.labels("backbone_in_process").inc()
             try:
-                out = await self.fallback.infer(
-                    SEQ_BACKBONE.name, tensors, timeout_s=clock.left()
-                )
+                out = await self.fallback.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
             except (InferenceError, BackendUnavailableError) as second:
                 raise BackendUnavailableError(
                     f"inference backend: {exc}; in-process fallback: {second}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -44,7 +45,11 @@ class TrainConfig:
         all_windows: Train on every window of long histories, not only the most recent one.
         loss: ``full`` (softmax over all items) or ``sampled``.
         negatives: Shared uniform negatives per step when ``loss == "sampled"``.
-        bf16: Run forward and backward under bfloat16 autocast (CPU with AVX512-BF16 / AMX).
+        bf16: Run forward and backward under bfloat16 autocast (CPU with AVX512-BF16 / AMX,
+            or any recent GPU).
+        select_exclude_seen: Select and stop on validation NDCG@10 with history items removed
+            from the ranking (the protocol most papers report) instead of kept (DESIGN.md).
+        device: ``cpu``, ``cuda`` or ``cuda:N``; the trained model is returned on the CPU.
         time_budget_s: Stop after the first evaluation past this many seconds (None = no limit).
         seed: Seed of torch and numpy generators.
     """
@@ -61,6 +66,8 @@ class TrainConfig:
     loss: str = "full"
     negatives: int = 512
     bf16: bool = False
+    select_exclude_seen: bool = False
+    device: str = "cpu"
     time_budget_s: float | None = None
     seed: int = 0
 
@@ -70,6 +77,16 @@ class TrainConfig:
         require_positive(self, "max_epochs", "batch_size", "patience", "eval_every", "negatives")
         if self.lr <= 0:
             raise ConfigError(f"lr: must be > 0, got {self.lr}")
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise ConfigError(f"device: expected cpu, cuda or cuda:N, got {self.device!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device ``name``; a ConfigError if it names a GPU this machine lacks."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name!r} asked for, but torch sees no CUDA device")
+    return device
 
 
 @dataclass
@@ -112,12 +129,12 @@ def next_item_loss(
         logits = h @ table[1:].T  # [M, N]
         return F.cross_entropy(logits.float(), gold - 1)
     n = table.shape[0] - 1
-    neg = torch.randint(1, n + 1, (cfg.negatives,), generator=generator)  # [K]
+    neg = torch.randint(1, n + 1, (cfg.negatives,), generator=generator).to(h.device)  # [K]
     pos_logit = (h * table[gold]).sum(-1, keepdim=True)  # [M, 1]
     neg_logits = h @ table[neg].T  # [M, K]
     neg_logits = neg_logits.masked_fill(neg.unsqueeze(0) == gold.unsqueeze(1), float("-inf"))
     logits = torch.cat([pos_logit, neg_logits], dim=1).float()  # [M, 1 + K]
-    return F.cross_entropy(logits, torch.zeros(len(gold), dtype=torch.long))
+    return F.cross_entropy(logits, torch.zeros(len(gold), dtype=torch.long, device=h.device))
 
 
 def train_backbone(
@@ -126,7 +143,12 @@ def train_backbone(
     cfg: TrainConfig,
     progress: bool = True,
 ) -> TrainResult:
-    """Trains ``model`` in place; at the end it holds the weights of the best validation epoch."""
+    """Trains ``model`` in place; at the end it holds the weights of the best validation epoch.
+
+    Training runs on ``cfg.device``; the model is back on the CPU when this returns.
+    """
+    device = resolve_device(cfg.device)
+    model.to(device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -138,7 +160,7 @@ def train_backbone(
         optimizer, lambda s: _lr_factor(s, total_steps, cfg)
     )
     result = TrainResult()
-    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     best_score, waited, started = -1.0, 0, time.perf_counter()
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
@@ -151,9 +173,13 @@ def train_backbone(
             leave=False,
         )
         for inputs, targets in bar:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 loss = next_item_loss(
-                    model, torch.from_numpy(inputs), torch.from_numpy(targets), cfg, generator
+                    model,
+                    torch.from_numpy(inputs).to(device, non_blocking=True),
+                    torch.from_numpy(targets).to(device, non_blocking=True),
+                    cfg,
+                    generator,
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -167,7 +193,7 @@ def train_backbone(
         elapsed = time.perf_counter() - started
         if epoch % cfg.eval_every and epoch != cfg.max_epochs:
             continue
-        valid = evaluate_split(model, split, "valid")
+        valid = evaluate_split(model, split, "valid", exclude_seen=cfg.select_exclude_seen)
         point = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": elapsed, **valid}
         result.curve.append(point)
         log.info(
@@ -186,7 +212,7 @@ def train_backbone(
             )
         if valid["ndcg@10"] > best_score:
             best_score, waited = valid["ndcg@10"], 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             result.best_epoch, result.best_valid = epoch, valid
         else:
             waited += 1
@@ -199,5 +225,6 @@ def train_backbone(
     else:
         result.stopped_because = f"max_epochs {cfg.max_epochs} reached"
     result.train_seconds = time.perf_counter() - started
+    model.to("cpu")
     model.load_state_dict(best_state)
     return result

@@ -13,7 +13,7 @@ from dpr_plugin.errors import CheckpointError, ConfigError
 from dpr_plugin.evaluation.full_ranking import evaluate_split
 from dpr_plugin.evaluation.popularity import evaluate_popularity
 from dpr_plugin.models.backbone import BACKBONES, BackboneConfig, build_backbone
-from dpr_plugin.training.backbone_trainer import TrainConfig, train_backbone
+from dpr_plugin.training.backbone_trainer import TrainConfig, resolve_device, train_backbone
 from dpr_plugin.training.batches import batches, left_pad, training_windows
 from dpr_plugin.training.checkpoint import Catalogue, load_backbone, save_backbone
 
@@ -85,6 +85,33 @@ def test_train_config_names_field_when_invalid() -> None:
         TrainConfig(loss="bpr")
     with pytest.raises(ConfigError, match="batch_size"):
         TrainConfig(batch_size=0)
+
+
+def test_train_config_names_device_when_unknown_or_missing() -> None:
+    with pytest.raises(ConfigError, match="device"):
+        TrainConfig(device="gpu")
+    if torch.cuda.is_available():
+        assert resolve_device("cuda").type == "cuda"
+    else:
+        with pytest.raises(ConfigError, match="device: 'cuda' asked for"):
+            resolve_device("cuda")
+
+
+def test_selection_on_history_removed_validation_keeps_that_metric(
+    sequential_split: LeaveOneOutSplit,
+) -> None:
+    torch.manual_seed(0)
+    config = BackboneConfig(
+        kind="gru4rec", num_items=sequential_split.dataset.num_items, hidden_dim=8, max_len=10
+    )
+    cfg = TrainConfig(max_epochs=3, batch_size=32, warmup_steps=1, select_exclude_seen=True)
+    model = build_backbone(config)
+    result = train_backbone(model, sequential_split, cfg, progress=False)
+    assert model.item_embedding.weight.device.type == "cpu"
+    unseen = evaluate_split(model, sequential_split, "valid", exclude_seen=True)
+    assert result.best_valid == pytest.approx(unseen)
+    kept = evaluate_split(model, sequential_split, "valid")
+    assert result.best_valid["ndcg@10"] != pytest.approx(kept["ndcg@10"])
 
 
 def test_training_windows_cover_every_target_once_when_all_windows() -> None:

@@ -1,0 +1,57 @@
+"""Settings of ``dpr serve``, apart from the server so that the CLI parser needs no gRPC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dpr_plugin.errors import ConfigError, require_positive
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Settings of ``dpr serve`` (flags ``--<field>`` / env ``DPR_SERVE_<FIELD>``).
+
+    Attributes:
+        host: Address the gRPC server binds.
+        port: gRPC port; 0 lets the OS pick one.
+        metrics_port: Prometheus endpoint port on ``host``; 0 lets the OS pick, -1 disables it.
+        repository: The exported model repository (tokenizer, tags, item ids; and the models
+            for the local Triton and the in-process runtime).
+        triton_url: A running Triton's gRPC address; empty starts the local ``tritonserver``.
+        in_process: Run the models with onnxruntime inside the service instead of Triton.
+        qdrant_url: A Qdrant server (``http://host:6333``); empty uses the embedded engine.
+        qdrant_alias: Collection alias the server index is served under.
+        index_dir: Directory of the embedded index (built by ``dpr index``).
+        history_url: SQLite path or ``redis://host:port/db``.
+        history_length: Most events kept per user.
+        steering_budget_ms: Longest the steering inference may take before falling back.
+        index_timeout_ms: Longest a vector search may take.
+        grace_s: Time in-flight calls get on shutdown.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    metrics_port: int = 9464
+    repository: Path = Path("triton_models")
+    triton_url: str = ""
+    in_process: bool = False
+    qdrant_url: str = ""
+    qdrant_alias: str = "dpr_items"
+    index_dir: Path = Path("runs/index")
+    history_url: str = "runs/history.sqlite"
+    history_length: int = 200
+    steering_budget_ms: float = 250.0
+    index_timeout_ms: float = 1000.0
+    grace_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        require_positive(self, "history_length")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port: must be in 0..65535, got {self.port}")
+        if not -1 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port: must be in -1..65535, got {self.metrics_port}")
+        if self.steering_budget_ms <= 0 or self.index_timeout_ms <= 0:
+            raise ConfigError("steering_budget_ms, index_timeout_ms: must be > 0")
+        if self.in_process and self.triton_url:
+            raise ConfigError("in_process: cannot be combined with triton_url")
