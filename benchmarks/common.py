@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+_REPOSITORY = Path(__file__).resolve().parents[1]
+
 
 def latency_summary(latencies_s: list[float], wall_s: float) -> dict[str, float]:
     """p50/p90/p99 in milliseconds and throughput in requests per second."""
@@ -23,13 +25,34 @@ def latency_summary(latencies_s: list[float], wall_s: float) -> dict[str, float]
 
 
 def git_sha() -> str:
-    """The checked-out commit, or ``unknown`` outside a git work tree."""
+    """The checked-out commit, ``+dirty`` when tracked code differs from it.
+
+    Result files under ``benchmarks/results`` are left out of the check: a
+    benchmark rewriting its own earlier result does not make the code dirty.
+    ``unknown`` outside a git work tree.
+    """
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        head = _git("rev-parse", "HEAD")
+        changed = _git(
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)benchmarks/results",
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{head}+dirty" if changed else head
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(_REPOSITORY), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def command_line(module: str) -> str:

@@ -2,10 +2,11 @@
 
     .venv/bin/python -m benchmarks.prompt_reading --steering runs/ml1m/steering-sasrec
 
-Every template (trained and held out) is rendered for every tag of the checkpoint and read by
-the head's polarity and tag readers, as the service reads a prompt. Writes
-``benchmarks/results/prompt_reading.json`` and prints one line per template, so a phrasing the
-head misreads (a ban read as a wish) is visible by name.
+Every template (trained and held out), and a set of "novel" phrasings that appear nowhere in
+the package (not trained, not in the held-out evaluation), is rendered for every tag of the
+checkpoint and read by the head's polarity and tag readers, as the service reads a prompt.
+Writes ``benchmarks/results/prompt_reading.json`` with per-group means and prints one line per
+phrasing, so a phrasing the head misreads (a ban read as a wish) is visible by name.
 """
 
 from __future__ import annotations
@@ -18,11 +19,45 @@ import numpy as np
 import torch
 
 from benchmarks.common import command_line, git_sha, write_result
-from dpr_plugin.data.prompts import HELD_OUT, NEGATIVE_TEMPLATES, POSITIVE_TEMPLATES, render
+from dpr_plugin.data.prompts import HELD_OUT, NEGATIVE_TEMPLATES, POSITIVE_TEMPLATES, surface
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.training.checkpoint import load_steering
 
 RESULT = Path(__file__).parent / "results" / "prompt_reading.json"
+
+# Written for this benchmark only and never trained on: how people might really phrase a wish
+# or a ban. Kept here, outside the package, so no training code can pick them up.
+NOVEL_POSITIVE = (
+    "maybe some {tag}",
+    "I'd enjoy {tag}",
+    "{tag} would hit the spot",
+    "looking for {tag}",
+    "what about {tag}",
+    "I'm up for {tag}",
+)
+NOVEL_NEGATIVE = (
+    "{tag}? nah",
+    "I'm sick of {tag}",
+    "anything except {tag}",
+    "please no {tag} tonight",
+    "{tag} isn't my thing",
+    "I'll pass on {tag}",
+)
+
+
+def _groups() -> list[tuple[bool, str, str]]:
+    """(negative, group, template) for every phrasing read."""
+    out = []
+    for negative, templates, novel in (
+        (False, POSITIVE_TEMPLATES, NOVEL_POSITIVE),
+        (True, NEGATIVE_TEMPLATES, NOVEL_NEGATIVE),
+    ):
+        out += [
+            (negative, "held_out" if i in HELD_OUT else "trained", t)
+            for i, t in enumerate(templates)
+        ]
+        out += [(negative, "novel", t) for t in novel]
+    return out
 
 
 def main() -> int:
@@ -35,33 +70,46 @@ def main() -> int:
     head.eval()
     encoder = PromptEncoder()
     rows = []
-    for negative, templates in ((False, POSITIVE_TEMPLATES), (True, NEGATIVE_TEMPLATES)):
-        for i, template in enumerate(templates):
-            texts = [render(tag, negative, i).text for tag in tags]
-            z = torch.as_tensor(np.asarray(encoder.encode(texts)))
-            with torch.no_grad():
-                negative_prob = torch.sigmoid(head.polarity(z)).squeeze(-1).numpy()
-                tag_logits = head.tags(z).numpy()
-            row = {
-                "polarity": "negative" if negative else "positive",
-                "template": template,
-                "held_out": i in HELD_OUT,
-                "polarity_accuracy": round(float(((negative_prob >= 0.5) == negative).mean()), 4),
-                "mean_negative_probability": round(float(negative_prob.mean()), 4),
-                "tag_accuracy": round(
-                    float((tag_logits.argmax(1) == np.arange(len(tags))).mean()), 4
-                ),
-            }
-            rows.append(row)
-            print(
-                f"{row['polarity']:8s} {'held-out' if row['held_out'] else 'trained ':8s} "
-                f"polarity {row['polarity_accuracy']:.2f} tag {row['tag_accuracy']:.2f}  "
-                f"{template}",
-                flush=True,
-            )
+    for negative, group, template in _groups():
+        z = encoder.features([template.format(tag=surface(tag)) for tag in tags])
+        with torch.no_grad():
+            negative_prob = torch.sigmoid(head.polarity(z.states, z.mask)).squeeze(-1).numpy()
+            tag_logits = head.tags(z.embedding).numpy()
+        row = {
+            "polarity": "negative" if negative else "positive",
+            "template": template,
+            "group": group,
+            "polarity_accuracy": round(float(((negative_prob >= 0.5) == negative).mean()), 4),
+            "mean_negative_probability": round(float(negative_prob.mean()), 4),
+            "tag_accuracy": round(float((tag_logits.argmax(1) == np.arange(len(tags))).mean()), 4),
+        }
+        rows.append(row)
+        print(
+            f"{row['polarity']:8s} {group:8s} polarity {row['polarity_accuracy']:.2f} "
+            f"tag {row['tag_accuracy']:.2f}  {template}",
+            flush=True,
+        )
+    summary = {
+        f"{polarity}/{group}": round(
+            float(
+                np.mean(
+                    [
+                        r["polarity_accuracy"]
+                        for r in rows
+                        if r["polarity"] == polarity and r["group"] == group
+                    ]
+                )
+            ),
+            4,
+        )
+        for polarity in ("positive", "negative")
+        for group in ("trained", "held_out", "novel")
+    }
+    print("mean polarity accuracy:", summary, flush=True)
     body = {
         "steering": str(args.steering),
         "tags": len(tags),
+        "polarity_accuracy": summary,
         "templates": rows,
         "command": command_line("benchmarks.prompt_reading"),
         "git_sha": git_sha(),

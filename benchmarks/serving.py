@@ -205,6 +205,10 @@ def time_parts(repository: Path, index_root: Path, repeats: int) -> dict[str, fl
     def run(model: str, output: str, feed: dict[str, np.ndarray]) -> np.ndarray:
         return sessions[model].run([output], feed)[0]
 
+    def run_all(model: str, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [o.name for o in sessions[model].get_outputs()]
+        return dict(zip(names, sessions[model].run(names, feed), strict=True))
+
     async def searches(steered: np.ndarray, user: np.ndarray) -> None:
         """The two searches of one steered request (served top 10, unsteered top 100)."""
         await index.search(steered, 10, SearchFilter(), ("title", "tags"), with_vectors=True)
@@ -220,10 +224,12 @@ def time_parts(repository: Path, index_root: Path, repeats: int) -> dict[str, fl
         feed = {"HISTORY_IDS": history, "HISTORY_LEN": np.array([[length]], np.int64)}
         user = timed("seq_backbone", run, SEQ_BACKBONE.name, "USER_EMBEDDING", feed)
         feed = {"PROMPT_IDS": ids, "PROMPT_MASK": mask}
-        prompt_vec = timed("prompt_encoder", run, PROMPT_ENCODER.name, "PROMPT_EMBEDDING", feed)
+        encoded = timed("prompt_encoder", run_all, PROMPT_ENCODER.name, feed)
         feed = {
             "USER_EMBEDDING": user,
-            "PROMPT_EMBEDDING": prompt_vec,
+            "PROMPT_EMBEDDING": encoded["PROMPT_EMBEDDING"],
+            "PROMPT_STATES": encoded["PROMPT_STATES"],
+            "PROMPT_MASK": mask,
             STRENGTH.name: np.ones((1, 1), np.float32),
         }
         steered = timed("steering_head", run, STEERING_HEAD.name, "STEERED_EMBEDDING", feed)

@@ -62,6 +62,8 @@ def _inputs(
         "STRENGTH": np.ones((1, 1), np.float32),
         "USER_EMBEDDING": rng.normal(size=(1, EMBEDDING_DIM)).astype(np.float32),
         "PROMPT_EMBEDDING": rng.normal(size=(1, PROMPT_DIM)).astype(np.float32),
+        "PROMPT_STATES": rng.normal(size=(1, PROMPT_TOKENS, PROMPT_DIM)).astype(np.float32)
+        * (prompt > 0)[:, :, None],
     }
     spec = {m.name: m for m in (DPR_STEER, SEQ_BACKBONE, PROMPT_ENCODER, STEERING_HEAD)}[model]
     return {t.name: parts[t.name] for t in spec.inputs}

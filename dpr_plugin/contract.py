@@ -71,6 +71,8 @@ USER_EMBEDDING = TensorSpec("USER_EMBEDDING", "float32", (EMBEDDING_DIM,))
 PROMPT_IDS = TensorSpec("PROMPT_IDS", "int64", (VARIABLE,))
 PROMPT_MASK = TensorSpec("PROMPT_MASK", "int64", (VARIABLE,))
 PROMPT_EMBEDDING = TensorSpec("PROMPT_EMBEDDING", "float32", (PROMPT_DIM,))
+PROMPT_STATES = TensorSpec("PROMPT_STATES", "float32", (VARIABLE, PROMPT_DIM))
+"""The encoder's last hidden state per token (zero on padding); the polarity reader's input."""
 STRENGTH = TensorSpec("STRENGTH", "float32", (1,))
 STEERED_EMBEDDING = TensorSpec("STEERED_EMBEDDING", "float32", (EMBEDDING_DIM,))
 EXPERT_WEIGHTS = TensorSpec("EXPERT_WEIGHTS", "float32", (NUM_EXPERTS,))
@@ -78,10 +80,12 @@ TAG_SCORES = TensorSpec("TAG_SCORES", "float32", (VARIABLE,))
 NEGATIVE_PROB = TensorSpec("NEGATIVE_PROB", "float32", (1,))
 
 SEQ_BACKBONE = ModelSpec("seq_backbone", (HISTORY_IDS, HISTORY_LEN), (USER_EMBEDDING,))
-PROMPT_ENCODER = ModelSpec("prompt_encoder", (PROMPT_IDS, PROMPT_MASK), (PROMPT_EMBEDDING,))
+PROMPT_ENCODER = ModelSpec(
+    "prompt_encoder", (PROMPT_IDS, PROMPT_MASK), (PROMPT_EMBEDDING, PROMPT_STATES)
+)
 STEERING_HEAD = ModelSpec(
     "steering_head",
-    (USER_EMBEDDING, PROMPT_EMBEDDING, STRENGTH),
+    (USER_EMBEDDING, PROMPT_EMBEDDING, PROMPT_STATES, PROMPT_MASK, STRENGTH),
     (STEERED_EMBEDDING, EXPERT_WEIGHTS, TAG_SCORES, NEGATIVE_PROB),
 )
 DPR_STEER = ModelSpec(
@@ -105,13 +109,15 @@ ENSEMBLE_STEPS: tuple[tuple[str, dict[str, str], dict[str, str]], ...] = (
     (
         PROMPT_ENCODER.name,
         {"PROMPT_IDS": "PROMPT_IDS", "PROMPT_MASK": "PROMPT_MASK"},
-        {"PROMPT_EMBEDDING": "prompt_embedding"},
+        {"PROMPT_EMBEDDING": "prompt_embedding", "PROMPT_STATES": "prompt_states"},
     ),
     (
         STEERING_HEAD.name,
         {
             "USER_EMBEDDING": "USER_EMBEDDING",
             "PROMPT_EMBEDDING": "prompt_embedding",
+            "PROMPT_STATES": "prompt_states",
+            "PROMPT_MASK": "PROMPT_MASK",
             "STRENGTH": "STRENGTH",
         },
         {

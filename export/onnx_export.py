@@ -25,6 +25,7 @@ from dpr_plugin.contract import (
     PROMPT_ENCODER,
     PROMPT_IDS,
     PROMPT_MASK,
+    PROMPT_STATES,
     PROMPT_TOKENS,
     SEQ_BACKBONE,
     STEERING_HEAD,
@@ -54,8 +55,8 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-TOKEN_AXIS = (PROMPT_IDS.name, PROMPT_MASK.name)
-"""Inputs whose second axis is the prompt's token count (dynamic, at most PROMPT_TOKENS)."""
+TOKEN_AXIS = (PROMPT_IDS.name, PROMPT_MASK.name, PROMPT_STATES.name)
+"""Tensors whose second axis is the prompt's token count (dynamic, at most PROMPT_TOKENS)."""
 
 
 def _export(
@@ -116,14 +117,22 @@ def export_prompt_encoder(encoder: MeanPooledEncoder, path: Path, metadata: dict
 
 
 def export_steering_head(head: SteeringHead, path: Path, metadata: dict[str, str]) -> None:
-    """steering_head: user vector + prompt embedding + strength → steered vector and readings."""
+    """steering_head: user vector + prompt embedding, token states and mask + strength →
+    steered vector and readings."""
     c = head.config
     _check(c.hidden_dim == EMBEDDING_DIM, f"head hidden_dim {c.hidden_dim} != {EMBEDDING_DIM}")
     _check(c.prompt_dim == PROMPT_DIM, f"head prompt_dim {c.prompt_dim} != {PROMPT_DIM}")
     _check(
         c.num_experts == NUM_EXPERTS, f"head has {c.num_experts} experts, contract {NUM_EXPERTS}"
     )
-    example = (torch.randn(2, EMBEDDING_DIM), torch.randn(2, PROMPT_DIM), torch.ones(2, 1))
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    example = (
+        torch.randn(2, EMBEDDING_DIM),
+        torch.randn(2, PROMPT_DIM),
+        torch.randn(2, 4, PROMPT_DIM) * mask.unsqueeze(-1),
+        mask,
+        torch.ones(2, 1),
+    )
     _export(SteeringSignature(head), STEERING_HEAD, example, path, metadata)
 
 

@@ -102,16 +102,22 @@ def prompt_cases(tokenized: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[n
     return cases
 
 
-def steering_cases(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Random user vectors and unit prompt embeddings, strengths 0, 0.5, 1 and 2."""
+def steering_cases(seed: int = 0) -> list[tuple[np.ndarray, ...]]:
+    """Random user vectors, unit prompt embeddings, token states at every bucket width with
+    1 to all tokens real (zero beyond), strengths 0, 0.5, 1 and 2."""
     rng = np.random.default_rng(seed)
     cases = []
     for batch in BATCH_SIZES:
-        user = rng.normal(size=(batch, EMBEDDING_DIM)).astype(np.float32)
-        prompt = rng.normal(size=(batch, PROMPT_DIM)).astype(np.float32)
-        prompt /= np.linalg.norm(prompt, axis=1, keepdims=True)
-        strength = rng.choice([0.0, 0.5, 1.0, 2.0], size=(batch, 1)).astype(np.float32)
-        cases.append((user, prompt, strength))
+        for width in PROMPT_BUCKETS:
+            user = rng.normal(size=(batch, EMBEDDING_DIM)).astype(np.float32)
+            prompt = rng.normal(size=(batch, PROMPT_DIM)).astype(np.float32)
+            prompt /= np.linalg.norm(prompt, axis=1, keepdims=True)
+            real = rng.integers(1, width + 1, size=(batch, 1))
+            mask = (np.arange(width)[None, :] < real).astype(np.int64)
+            states = rng.normal(size=(batch, width, PROMPT_DIM)).astype(np.float32)
+            states *= mask[:, :, None]
+            strength = rng.choice([0.0, 0.5, 1.0, 2.0], size=(batch, 1)).astype(np.float32)
+            cases.append((user, prompt, states, mask, strength))
     return cases
 
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_encoder import MeanPooledEncoder
+from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringHead
 
 
@@ -29,28 +30,37 @@ class BackboneSignature(nn.Module):
 
 
 class PromptEncoderSignature(nn.Module):
-    """PROMPT_IDS, PROMPT_MASK ``[B, T]`` → PROMPT_EMBEDDING ``[B, P]`` (L2-normalised)."""
+    """PROMPT_IDS, PROMPT_MASK ``[B, T]`` → PROMPT_EMBEDDING ``[B, P]`` (L2-normalised),
+    PROMPT_STATES ``[B, T, P]`` (zero on padding)."""
 
     def __init__(self, encoder: MeanPooledEncoder) -> None:
         super().__init__()
         self.encoder = encoder
 
-    def forward(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(prompt_ids, prompt_mask)
 
 
 class SteeringSignature(nn.Module):
-    """USER_EMBEDDING, PROMPT_EMBEDDING, STRENGTH → STEERED_EMBEDDING, EXPERT_WEIGHTS,
-    TAG_SCORES (sigmoid of the tag reader), NEGATIVE_PROB ``[B, 1]``."""
+    """USER_EMBEDDING, PROMPT_EMBEDDING, PROMPT_STATES, PROMPT_MASK, STRENGTH →
+    STEERED_EMBEDDING, EXPERT_WEIGHTS, TAG_SCORES (sigmoid of the tag reader),
+    NEGATIVE_PROB ``[B, 1]``."""
 
     def __init__(self, head: SteeringHead) -> None:
         super().__init__()
         self.head = head
 
     def forward(
-        self, user: torch.Tensor, prompt: torch.Tensor, strength: torch.Tensor
+        self,
+        user: torch.Tensor,
+        prompt: torch.Tensor,
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        strength: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.head(user, prompt, strength)
+        out = self.head(user, PromptFeatures(prompt, states, mask), strength)
         return (
             out.steered,
             out.expert_weights,

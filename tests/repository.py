@@ -42,6 +42,7 @@ def moving_head(dataset: SequenceDataset, out: Path, seed: int = 0) -> Path:
 def pytorch_reference(backbone_dir: Path, steering_dir: Path, request: dict) -> dict:
     """What PyTorch computes for a dpr_steer request: USER_EMBEDDING and STEERED_EMBEDDING."""
     from dpr_plugin.models.prompt_encoder import PromptEncoder
+    from dpr_plugin.models.prompt_features import PromptFeatures
     from dpr_plugin.training.checkpoint import load_backbone, load_steering
     from export.wrappers import BackboneSignature
 
@@ -50,6 +51,7 @@ def pytorch_reference(backbone_dir: Path, steering_dir: Path, request: dict) -> 
     tensors = {k: torch.from_numpy(v) for k, v in request.items()}
     with torch.no_grad():
         user = BackboneSignature(backbone)(tensors["HISTORY_IDS"], tensors["HISTORY_LEN"])
-        prompt = PromptEncoder().model(tensors["PROMPT_IDS"], tensors["PROMPT_MASK"])
-        steered = head(user, prompt, tensors["STRENGTH"]).steered
+        mask = tensors["PROMPT_MASK"]
+        prompt, states = PromptEncoder().model(tensors["PROMPT_IDS"], mask)
+        steered = head(user, PromptFeatures(prompt, states, mask), tensors["STRENGTH"]).steered
     return {"USER_EMBEDDING": user.numpy(), "STEERED_EMBEDDING": steered.numpy()}

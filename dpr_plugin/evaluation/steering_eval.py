@@ -20,6 +20,7 @@ from dpr_plugin.evaluation.steering_metrics import (
     task_report,
 )
 from dpr_plugin.models.backbone import SequentialBackbone
+from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringHead
 
 
@@ -28,15 +29,17 @@ def _steered_scores(
     head: SteeringHead,
     users: torch.Tensor,
     table: torch.Tensor,
-    prompts: dict[tuple[int, bool], torch.Tensor],
+    prompts: dict[tuple[int, bool], PromptFeatures],
     cases: SteeringCases,
 ) -> np.ndarray:
-    z = torch.stack(
+    z = PromptFeatures.concat(
         [
-            prompts[(int(t), cases.negative)][row % len(prompts[(int(t), cases.negative)])]
+            prompts[(int(t), cases.negative)].take(
+                torch.tensor([row % len(prompts[(int(t), cases.negative)])])
+            )
             for row, t in enumerate(cases.tags)
         ]
-    )  # [B, P] phrasings cycle over the cases
+    )  # phrasings cycle over the cases
     steered = head(users, z, torch.ones(len(cases), 1)).steered
     return (steered @ table.T).numpy()
 
@@ -50,8 +53,8 @@ def evaluate_steering(
     backbone: SequentialBackbone,
     head: SteeringHead,
     split: LeaveOneOutSplit,
-    trained_prompts: dict[tuple[int, bool], torch.Tensor],
-    heldout_prompts: dict[tuple[int, bool], torch.Tensor],
+    trained_prompts: dict[tuple[int, bool], PromptFeatures],
+    heldout_prompts: dict[tuple[int, bool], PromptFeatures],
     stage: str = "test",
     rules: CaseRules | None = None,
     per_tag: bool = False,

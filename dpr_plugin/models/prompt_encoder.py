@@ -2,7 +2,8 @@
 
 The weights ship inside the installed package; nothing is fetched from a hub
 (``HF_HUB_OFFLINE=1`` is forced while loading). Embedding = mean of the last hidden states over
-real tokens, L2-normalised (what sentence-transformers does for this model).
+real tokens, L2-normalised (what sentence-transformers does for this model); the per-token
+states go out beside it for the steering head's polarity reader.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from dpr_plugin.models.prompt_features import PromptFeatures
 
 MAX_TOKENS = 32
 """T, the fixed prompt length in tokens (prompts are short; longer ones are truncated)."""
@@ -29,22 +32,27 @@ def minilm_dir() -> Path:
 
 
 class MeanPooledEncoder(nn.Module):
-    """BERT encoder + masked mean pooling + L2 normalisation: ids/mask ``[B, T]`` → ``[B, P]``."""
+    """BERT encoder + masked mean pooling + L2 normalisation.
+
+    ids/mask ``[B, T]`` → (embedding ``[B, P]``, token states ``[B, T, P]``, zero on padding).
+    """
 
     def __init__(self, bert: nn.Module) -> None:
         super().__init__()
         self.bert = bert
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         states = self.bert(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=torch.zeros_like(input_ids),
         ).last_hidden_state  # [B, T, P]
         mask = attention_mask.unsqueeze(-1).to(states.dtype)  # [B, T, 1]
-        summed = (states * mask).sum(dim=1)  # [B, P]
+        states = states * mask  # padding rows are zero, whatever the width
         count = mask.sum(dim=1).clamp(min=1.0)  # [B, 1]
-        return torch.nn.functional.normalize(summed / count, dim=-1)
+        return torch.nn.functional.normalize(states.sum(dim=1) / count, dim=-1), states
 
 
 class PromptEncoder:
@@ -70,17 +78,37 @@ class PromptEncoder:
             parameter.requires_grad_(False)
         self.tokenizer = PromptTokenizer(directory / "tokenizer.json", MAX_TOKENS)
         self.model_dir = directory
-        self._cache: dict[str, np.ndarray] = {}
+        # prompt -> (embedding [P], states of its real tokens [t, P])
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @torch.no_grad()
-    def encode(self, prompts: list[str], batch_size: int = 64) -> np.ndarray:
-        """``[n, P]`` float32 embeddings; each distinct prompt is computed once per encoder."""
+    def _fill(self, prompts: list[str], batch_size: int) -> None:
         missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
         for start in range(0, len(missing), batch_size):
             chunk = missing[start : start + batch_size]
             ids, mask = self.tokenizer.encode_batch(chunk)
-            out = self.model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
-            self._cache.update(zip(chunk, out, strict=True))
+            embedding, states = self.model(torch.from_numpy(ids), torch.from_numpy(mask))
+            for row, prompt in enumerate(chunk):
+                real = int(mask[row].sum())
+                self._cache[prompt] = (embedding[row].numpy(), states[row, :real].numpy())
+
+    def encode(self, prompts: list[str], batch_size: int = 64) -> np.ndarray:
+        """``[n, P]`` float32 embeddings; each distinct prompt is computed once per encoder."""
+        self._fill(prompts, batch_size)
         if not prompts:
             return np.zeros((0, PROMPT_DIM), dtype=np.float32)
-        return np.stack([self._cache[p] for p in prompts]).astype(np.float32)
+        return np.stack([self._cache[p][0] for p in prompts]).astype(np.float32)
+
+    def features(self, prompts: list[str], batch_size: int = 64) -> PromptFeatures:
+        """Embeddings and token states, padded to the longest of ``prompts`` (at least 1 token)."""
+        self._fill(prompts, batch_size)
+        width = max([1, *(len(self._cache[p][1]) for p in prompts)])
+        states = np.zeros((len(prompts), width, PROMPT_DIM), dtype=np.float32)
+        mask = np.zeros((len(prompts), width), dtype=np.int64)
+        for row, prompt in enumerate(prompts):
+            real = self._cache[prompt][1]
+            states[row, : len(real)] = real
+            mask[row, : len(real)] = 1
+        return PromptFeatures(
+            torch.from_numpy(self.encode(prompts)), torch.from_numpy(states), torch.from_numpy(mask)
+        )

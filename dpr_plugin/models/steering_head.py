@@ -5,7 +5,8 @@ a Mixture-of-Experts that separates positive and negative steering, and a three-
 The paper's equations were not available; this is our reconstruction (see PAPER.md):
 
     p      = Projection(z)                     prompt embedding z [P] → item space [D]
-    q      = sigmoid(polarity(z))              probability that the prompt is negative
+    q      = sigmoid(PolarityReader(s, m))     probability that the prompt is negative,
+                                               read from the token states s [T, P] (mask m)
     f      = Fusion(h, p)                      gated mix of user and prompt  [F]
     g_pos  = (1 - q) · softmax(gate_pos(f))    weights of the positive experts
     g_neg  = q · softmax(gate_neg(f))          weights of the negative experts
@@ -15,6 +16,11 @@ Properties the serving layer relies on: alpha = 0 returns ``h`` exactly; the exp
 layers start at zero, so an untrained head is the identity too. An empty prompt never
 reaches the head (the service serves the backbone alone). ``tag_logits`` reads which tags the
 prompt names, ``q`` its polarity; both are reported and compile hard filters.
+
+Note: the paper's polarity mechanism is not known. A linear reader on the mean-pooled z read
+the held-out phrasing "X? not today" as a wish for X in every case (benchmarks.prompt_reading):
+in a mean over six tokens the one "not" is diluted, and "today" pulls toward the trained "I feel
+like X today". The reader attends over the tokens instead.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import torch
 from torch import nn
 
 from dpr_plugin.errors import require_positive, require_rate
+from dpr_plugin.models.prompt_features import PromptFeatures
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class SteeringConfig:
         num_tags: Number of tags the tag reader distinguishes (dataset tag order).
         fusion_dim: F, width of the fused user+prompt representation.
         expert_hidden: Hidden width of each expert MLP.
+        reader_hidden: Width of the polarity reader's per-token features.
         positive_experts: Experts reserved for positive prompts.
         negative_experts: Experts reserved for negative prompts.
         dropout: Dropout inside fusion and experts during training.
@@ -47,6 +55,7 @@ class SteeringConfig:
     num_tags: int = 18
     fusion_dim: int = 128
     expert_hidden: int = 256
+    reader_hidden: int = 64
     positive_experts: int = 2
     negative_experts: int = 2
     dropout: float = 0.1
@@ -59,6 +68,7 @@ class SteeringConfig:
             "num_tags",
             "fusion_dim",
             "expert_hidden",
+            "reader_hidden",
             "positive_experts",
             "negative_experts",
         )
@@ -109,6 +119,27 @@ class Projection(nn.Module):
         return self.net(z)  # [B, D]
 
 
+class PolarityReader(nn.Module):
+    """Token states ``[B, T, P]`` + mask ``[B, T]`` → logit ``[B, 1]`` that the prompt is negative.
+
+    Attention pooling: each token gets a weight (softmax over real tokens) and a feature
+    (tanh of a projection); the weighted feature sum is read by a linear layer. Padding tokens
+    get no weight, so the reading does not depend on how wide the prompt was padded.
+    """
+
+    def __init__(self, prompt_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.attend = nn.Linear(prompt_dim, 1)
+        self.value = nn.Linear(prompt_dim, hidden)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = self.attend(states).squeeze(-1).masked_fill(mask == 0, -1e4)  # [B, T]
+        weights = torch.softmax(scores, dim=-1).unsqueeze(-1)  # [B, T, 1]
+        pooled = (weights * torch.tanh(self.value(states))).sum(dim=1)  # [B, H]
+        return self.out(pooled)  # [B, 1]
+
+
 class Fusion(nn.Module):
     """Gated fusion of the collaborative (h) and semantic (p) signals into one vector [F]."""
 
@@ -154,7 +185,7 @@ class SteeringHead(nn.Module):
         self.config = config
         c = config
         self.projection = Projection(c.prompt_dim, c.hidden_dim)
-        self.polarity = nn.Linear(c.prompt_dim, 1)
+        self.polarity = PolarityReader(c.prompt_dim, c.reader_hidden)
         self.tags = nn.Linear(c.prompt_dim, c.num_tags)
         self.fusion = Fusion(c.hidden_dim, c.fusion_dim, c.dropout)
         self.gate_pos = nn.Linear(c.fusion_dim, c.positive_experts)
@@ -165,17 +196,17 @@ class SteeringHead(nn.Module):
         )
 
     def forward(
-        self, user: torch.Tensor, prompt: torch.Tensor, strength: torch.Tensor
+        self, user: torch.Tensor, prompt: PromptFeatures, strength: torch.Tensor
     ) -> SteeringOutput:
         """Steers a batch.
 
         Args:
             user: ``[B, D]`` backbone user vectors h.
-            prompt: ``[B, P]`` sentence-encoder embeddings z of the prompts.
+            prompt: the sentence encoder's embeddings z and token states of the prompts.
             strength: ``[B, 1]`` alpha; 0 returns ``user`` unchanged.
         """
-        projected = self.projection(prompt)  # [B, D]
-        negative = torch.sigmoid(self.polarity(prompt))  # [B, 1]
+        projected = self.projection(prompt.embedding)  # [B, D]
+        negative = torch.sigmoid(self.polarity(prompt.states, prompt.mask))  # [B, 1]
         fused = self.fusion(user, projected)  # [B, F]
         weights = torch.cat(
             [
@@ -189,7 +220,7 @@ class SteeringHead(nn.Module):
         return SteeringOutput(
             steered=user + strength * delta,
             expert_weights=weights,
-            tag_logits=self.tags(prompt),
+            tag_logits=self.tags(prompt.embedding),
             negative_prob=negative.squeeze(-1),
             projected=projected,
         )

@@ -22,8 +22,10 @@ from dpr_plugin.errors import ConfigError, InferenceError
 from dpr_plugin.serving.inference import InferenceTimeoutError, check_inputs
 from dpr_plugin.serving.model_repository import ModelConfig, load_repository
 
-CACHE_ENTRIES = 4096
-"""Responses kept per cached model (a prompt embedding is 1.5 KiB: ~6 MiB at most)."""
+CACHE_ENTRIES = 1024
+"""Responses kept per cached model. A prompt_encoder answer is its embedding (1.5 KiB) plus one
+384-float row per token: ~14 KiB for an 8-token prompt, ~50 KiB at 32 tokens, so at most
+~50 MiB; repeated prompts (UI chips, "more comedies") are few, so 1024 covers them."""
 
 
 class LocalRuntime:

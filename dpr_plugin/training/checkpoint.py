@@ -121,7 +121,15 @@ def _with_weights(module: M, directory: Path) -> M:
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{weights}: missing")
-    module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:  # torch names the missing/unexpected/mis-shaped parameters
+        first = str(exc).strip().splitlines()[:3]
+        raise CheckpointError(
+            f"{weights}: does not fit {type(module).__name__} (written by another version of "
+            f"dpr_plugin? train it again): {' '.join(line.strip() for line in first)}"
+        ) from None
     return module.eval()
 
 

@@ -5,7 +5,8 @@ Stage 1 (backbone warm-up) is ``backbone_trainer``; the backbone stays frozen af
 Stage 2 — alignment (trains projection, polarity reader, tag reader; nothing else):
   * InfoNCE between the projected prompt p and every tag centroid c_t (mean item embedding of
     the tag), temperature ``tau``: a prompt about t must land nearest t's collaborative region;
-  * binary cross-entropy of the polarity reader (negative prompt or not);
+  * binary cross-entropy of the polarity reader (negative prompt or not), which attends over
+    the prompt's token states;
   * binary cross-entropy of the tag reader, one sigmoid per tag (the named tag is 1, every
     other tag 0), so the exported TAG_SCORES are calibrated per tag and a score >= 0.5 means
     "named" (a softmax-trained reader exported through sigmoids fired on 4-6 tags per prompt).
@@ -34,6 +35,7 @@ from tqdm import tqdm
 from dpr_plugin.errors import ConfigError, require_positive
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_encoder import PromptEncoder
+from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringHead
 from dpr_plugin.training.steering_data import SteeringSamples, build_samples, prompt_table
 
@@ -47,6 +49,9 @@ class SteeringTrainConfig:
     Attributes:
         align_steps: Stage-2 optimisation steps.
         align_lr: Stage-2 learning rate.
+        reader_batch: Phrasings per stage-2 step for the polarity reader, drawn at random
+            (it reads every token state, ~20x the cost of the other stage-2 terms per phrasing;
+            those see every phrasing at every step).
         tau: InfoNCE temperature of stage 2.
         epochs: Stage-3 passes over the samples.
         batch_size: Stage-3 samples per step.
@@ -63,6 +68,7 @@ class SteeringTrainConfig:
 
     align_steps: int = 1000
     align_lr: float = 3e-3
+    reader_batch: int = 256
     tau: float = 0.1
     epochs: int = 4
     batch_size: int = 256
@@ -75,7 +81,7 @@ class SteeringTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        require_positive(self, "align_steps", "epochs", "batch_size", "max_samples")
+        require_positive(self, "align_steps", "reader_batch", "epochs", "batch_size", "max_samples")
         for name in ("align_lr", "tau", "lr"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
@@ -106,26 +112,32 @@ def tag_centroids(backbone: SequentialBackbone, tag_matrix: np.ndarray) -> torch
 def align(
     head: SteeringHead,
     centroids: torch.Tensor,
-    prompts: dict[tuple[int, bool], torch.Tensor],
+    prompts: dict[tuple[int, bool], PromptFeatures],
     cfg: SteeringTrainConfig,
     result: SteeringTrainResult,
 ) -> None:
     """Stage 2 on every trained phrasing of every (tag, polarity)."""
     keys = list(prompts)
-    z = torch.cat([prompts[k] for k in keys])  # [M, P]
+    every = PromptFeatures.concat([prompts[k] for k in keys])
+    z = every.embedding  # [M, P]
     tag = torch.cat([torch.full((len(prompts[k]),), k[0]) for k in keys])  # [M]
     neg = torch.cat([torch.full((len(prompts[k]),), float(k[1])) for k in keys])  # [M]
     params = [*head.projection.parameters(), *head.polarity.parameters(), *head.tags.parameters()]
     optimizer = torch.optim.AdamW(params, lr=cfg.align_lr)
     targets = F.normalize(centroids, dim=-1)  # [T, D]
     named = F.one_hot(tag, len(centroids)).float()  # [M, T]
+    generator = torch.Generator().manual_seed(cfg.seed)
     started = time.perf_counter()
     head.train()
     for _ in range(cfg.align_steps):
         p = F.normalize(head.projection(z), dim=-1)  # [M, D]
+        rows = torch.randperm(len(z), generator=generator)[: cfg.reader_batch]
+        read = every.take(rows)
         loss = (
             F.cross_entropy(p @ targets.T / cfg.tau, tag)
-            + F.binary_cross_entropy_with_logits(head.polarity(z).squeeze(-1), neg)
+            + F.binary_cross_entropy_with_logits(
+                head.polarity(read.states, read.mask).squeeze(-1), neg[rows]
+            )
             # one sigmoid per tag (the export reports sigmoid scores; a prompt may name several)
             + F.binary_cross_entropy_with_logits(head.tags(z), named)
         )
@@ -153,7 +165,7 @@ def steer(
     head: SteeringHead,
     backbone: SequentialBackbone,
     samples: SteeringSamples,
-    prompts: dict[tuple[int, bool], torch.Tensor],
+    prompts: dict[tuple[int, bool], PromptFeatures],
     tag_matrix: np.ndarray,
     cfg: SteeringTrainConfig,
     result: SteeringTrainResult,
@@ -170,6 +182,10 @@ def steer(
     table = backbone.item_vectors().detach()[1:]  # [N, D]
     item_tags = torch.from_numpy(tag_matrix[1:])  # [N, T]
     users = torch.from_numpy(samples.users)
+    keys = list(prompts)
+    bank = PromptFeatures.concat([prompts[k] for k in keys])  # every phrasing, one table
+    offsets = np.cumsum([0, *(len(prompts[k]) for k in keys)])
+    first = {k: (int(offsets[i]), len(prompts[k])) for i, k in enumerate(keys)}
     started = time.perf_counter()
     head.train()
     bar = tqdm(total=steps, desc="stage 3 (steering)", disable=not progress, leave=False)
@@ -178,12 +194,10 @@ def steer(
             idx = torch.from_numpy(batch)
             tags = samples.tags[batch]
             negative = samples.negative[batch]
-            z = torch.stack(
-                [
-                    prompts[(int(t), bool(n))][rng.integers(len(prompts[(int(t), bool(n))]))]
-                    for t, n in zip(tags, negative, strict=True)
-                ]
-            )  # [B, P]
+            spans = [first[(int(t), bool(n))] for t, n in zip(tags, negative, strict=True)]
+            # a random trained phrasing of each sample's (tag, polarity)
+            rows = [start + int(rng.integers(count)) for start, count in spans]
+            z = bank.take(torch.tensor(rows))
             out = head(users[idx], z, torch.ones(len(batch), 1))
             logits = out.steered @ table.T  # [B, N]
             targets = torch.from_numpy(samples.targets[batch] - 1)
@@ -212,10 +226,10 @@ def steer(
 
 def encode_prompts(
     encoder: PromptEncoder, tag_names: list[str], held_out: bool
-) -> dict[tuple[int, bool], torch.Tensor]:
-    """(tag column, negative) → ``[phrasings, P]`` embeddings of the trained/held-out phrasings."""
+) -> dict[tuple[int, bool], PromptFeatures]:
+    """(tag column, negative) → the encoded trained (or held-out) phrasings for it."""
     table = prompt_table(tag_names, held_out)
-    return {key: torch.from_numpy(encoder.encode(texts)) for key, texts in table.items()}
+    return {key: encoder.features(texts) for key, texts in table.items()}
 
 
 def train_steering_head(

@@ -54,6 +54,8 @@ def test_runtime_ensemble_equals_its_steps_run_one_by_one(exported) -> None:
         {
             "USER_EMBEDDING": user["USER_EMBEDDING"],
             "PROMPT_EMBEDDING": prompt["PROMPT_EMBEDDING"],
+            "PROMPT_STATES": prompt["PROMPT_STATES"],
+            "PROMPT_MASK": request["PROMPT_MASK"],
             "STRENGTH": request["STRENGTH"],
         },
     )

@@ -149,3 +149,71 @@ def test_within_tag_loss_ranks_the_target_among_allowed_items_only() -> None:
     assert float(got) == pytest.approx((row1 + row2) / 2, rel=1e-6)
     none = _within_tag_loss(logits[2:], named[2:], negative[2:], targets[2:])
     assert float(none) == 0.0
+
+
+ML_GENRES = (
+    "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+    "War", "Western",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def aligned():
+    """Stage 2 alone, on the MovieLens genres, with the default settings."""
+    from dpr_plugin.training.steering_trainer import SteeringTrainResult, align
+
+    torch.manual_seed(0)
+    encoder = PromptEncoder()
+    head = SteeringHead(SteeringConfig(hidden_dim=16, num_tags=len(ML_GENRES))).eval()
+    centroids = torch.randn(len(ML_GENRES), 16)
+    align(
+        head,
+        centroids,
+        encode_prompts(encoder, list(ML_GENRES), held_out=False),
+        SteeringTrainConfig(),
+        SteeringTrainResult(),
+    )
+    return head.eval(), encode_prompts(encoder, list(ML_GENRES), held_out=True)
+
+
+def test_align_reads_polarity_of_held_out_phrasings(aligned) -> None:
+    head, held = aligned
+    with torch.no_grad():
+        accuracy = {
+            negative: np.mean(
+                [
+                    float(((head.polarity(f.states, f.mask) > 0) == negative).float().mean())
+                    for (_, n), f in held.items()
+                    if n == negative
+                ]
+            )
+            for negative in (False, True)
+        }
+    # Three held-out phrasings per polarity; the linear reader on the mean-pooled embedding
+    # this replaced read 0.59 of the negative ones right ("X? not today" never); the token
+    # reader measured 0.93-1.00 over three seeds.
+    assert accuracy[False] >= 0.9
+    assert accuracy[True] >= 0.8
+
+
+def test_align_reads_tag_of_held_out_phrasings(aligned) -> None:
+    head, held = aligned
+    with torch.no_grad():
+        hits = [
+            float((head.tags(f.embedding).argmax(-1) == tag).float().mean())
+            for (tag, _), f in held.items()
+        ]
+    assert np.mean(hits) >= 0.95
+
+
+def test_load_steering_names_weights_when_they_do_not_fit(tmp_path) -> None:
+    from dpr_plugin.errors import CheckpointError
+    from dpr_plugin.training.checkpoint import WEIGHTS_FILE, load_steering, save_steering
+
+    save_steering(tmp_path, SteeringHead(SteeringConfig(hidden_dim=8, num_tags=3)), list("abc"), {})
+    weights = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)
+    weights["polarity.weight"] = weights.pop("polarity.out.weight")  # an older head's layout
+    torch.save(weights, tmp_path / WEIGHTS_FILE)
+    with pytest.raises(CheckpointError, match=r"weights.pt: does not fit SteeringHead .*polarity"):
+        load_steering(tmp_path)
