@@ -115,7 +115,9 @@ def run_one(args: argparse.Namespace, checkpoint: Path, encoder: PromptEncoder) 
     tags = split.dataset.tag_names
     torch.manual_seed(0)
     head = SteeringHead(SteeringConfig(hidden_dim=backbone.config.hidden_dim, num_tags=len(tags)))
-    train_cfg = SteeringTrainConfig(max_samples=args.max_samples, epochs=args.epochs)
+    train_cfg = SteeringTrainConfig(
+        max_samples=args.max_samples, epochs=args.epochs, tag_balance=args.tag_balance
+    )
     started = time.perf_counter()
     result = train_steering_head(
         backbone, split.train, split.dataset.tag_matrix(), tags, encoder, head, train_cfg,
@@ -135,6 +137,7 @@ def run_one(args: argparse.Namespace, checkpoint: Path, encoder: PromptEncoder) 
         "align": round(result.align_seconds, 1), "steer": round(result.steer_seconds, 1)
     }  # fmt: skip
     report["backbone_test_ndcg@10"] = config.get("result", {}).get("test", {}).get("ndcg@10")
+    report["train_config"] = asdict(train_cfg)
     report["targets"] = targets(report)
     return report
 
@@ -147,6 +150,9 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/ml1m", help="where steering checkpoints go")
     parser.add_argument("--max-samples", type=int, default=1_000_000)
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument(
+        "--tag-balance", type=float, default=0.0, help="SteeringTrainConfig.tag_balance"
+    )
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument(

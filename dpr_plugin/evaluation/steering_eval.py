@@ -2,7 +2,8 @@
 
 For every case the same backbone scores feed DPR (soft steering), hybrid (steered vector
 searched with the hard tag rule), post-filter (backbone top 100, then the rule) and filter
-(the rule over the whole catalogue); held-out phrasings are scored separately.
+(the rule over the whole catalogue); held-out phrasings are scored separately. Beside the
+tasks, ``tag_share@10`` asks every user for every tag (``tag_share``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dpr_plugin.evaluation.steering_metrics import (
     postfilter,
     task_report,
 )
+from dpr_plugin.evaluation.tag_share import tag_share_at_k
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringHead
@@ -61,7 +63,8 @@ def evaluate_steering(
 ) -> dict[str, object]:
     """Report in the shape of ``benchmarks/results/steering_ml1m.json`` for one backbone;
     with ``per_tag``, also ``report[task]["per_tag"][tag]``: the same figures on each tag's
-    cases (for the per-tag plot)."""
+    cases (for the per-tag plot). ``report["tag_share@10"]``: every user asked for every tag
+    with the first trained phrasing."""
     backbone.eval()
     head.eval()
     tag_matrix = split.dataset.tag_matrix()
@@ -79,6 +82,9 @@ def evaluate_steering(
             "note": "an empty prompt bypasses the head: DPR == backbone exactly",
         },
         "cases": {"positive": len(positives), "negative": len(negatives)},
+        "tag_share@10": tag_share_at_k(
+            head, all_users, table, item_tags, split.dataset.tag_names, trained_prompts
+        ),
     }
     for cases in (positives, negatives):
         name = "negative" if cases.negative else "positive"

@@ -124,6 +124,16 @@ def test_hybrid_never_violates_and_standard_is_identity(steered) -> None:
     assert report["standard"]["dpr_ndcg@10"] == report["standard"]["backbone_ndcg@10"]
 
 
+def test_every_user_asking_for_a_genre_gets_more_of_it(steered) -> None:
+    _, report = steered
+    share = report["tag_share@10"]
+    assert share["users"] == 160
+    for genre in GENRES:
+        row = share["per_tag"][genre]
+        assert row["more"] > row["unsteered"] + 0.2, (genre, row)
+        assert row["no"] < row["unsteered"] / 2, (genre, row)
+
+
 def test_steering_train_config_names_field_when_invalid() -> None:
     from dpr_plugin.errors import ConfigError
 
@@ -131,6 +141,8 @@ def test_steering_train_config_names_field_when_invalid() -> None:
         SteeringTrainConfig(max_samples=0)
     with pytest.raises(ConfigError, match="tau: must be > 0"):
         SteeringTrainConfig(tau=0.0)
+    with pytest.raises(ConfigError, match=r"tag_balance: must be in \[0, 1\]"):
+        SteeringTrainConfig(tag_balance=1.5)
 
 
 def test_within_tag_loss_ranks_the_target_among_allowed_items_only() -> None:
