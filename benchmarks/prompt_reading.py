@@ -89,22 +89,10 @@ def main() -> int:
             f"tag {row['tag_accuracy']:.2f}  {template}",
             flush=True,
         )
-    summary = {
-        f"{polarity}/{group}": round(
-            float(
-                np.mean(
-                    [
-                        r["polarity_accuracy"]
-                        for r in rows
-                        if r["polarity"] == polarity and r["group"] == group
-                    ]
-                )
-            ),
-            4,
-        )
-        for polarity in ("positive", "negative")
-        for group in ("trained", "held_out", "novel")
-    }
+    by_group: dict[str, list[float]] = {}
+    for r in rows:
+        by_group.setdefault(f"{r['polarity']}/{r['group']}", []).append(r["polarity_accuracy"])
+    summary = {key: round(float(np.mean(values)), 4) for key, values in by_group.items()}
     print("mean polarity accuracy:", summary, flush=True)
     body = {
         "steering": str(args.steering),

@@ -22,7 +22,7 @@ from dpr_plugin.evaluation.steering_metrics import (
 )
 from dpr_plugin.evaluation.tag_share import tag_share_at_k
 from dpr_plugin.models.backbone import SequentialBackbone
-from dpr_plugin.models.prompt_features import PromptFeatures
+from dpr_plugin.models.prompt_features import PromptFeatures, prompt_bank
 from dpr_plugin.models.steering_head import SteeringHead
 
 
@@ -34,14 +34,12 @@ def _steered_scores(
     prompts: dict[tuple[int, bool], PromptFeatures],
     cases: SteeringCases,
 ) -> np.ndarray:
-    z = PromptFeatures.concat(
-        [
-            prompts[(int(t), cases.negative)].take(
-                torch.tensor([row % len(prompts[(int(t), cases.negative)])])
-            )
-            for row, t in enumerate(cases.tags)
-        ]
-    )  # phrasings cycle over the cases
+    bank, spans = prompt_bank(prompts)
+    picked = []
+    for row, t in enumerate(cases.tags):  # phrasings cycle over the cases
+        start, count = spans[(int(t), cases.negative)]
+        picked.append(start + row % count)
+    z = bank.take(torch.tensor(picked))
     steered = head(users, z, torch.ones(len(cases), 1)).steered
     return (steered @ table.T).numpy()
 

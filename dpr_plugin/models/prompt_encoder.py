@@ -95,6 +95,9 @@ class PromptEncoder:
     def encode(self, prompts: list[str], batch_size: int = 64) -> np.ndarray:
         """``[n, P]`` float32 embeddings; each distinct prompt is computed once per encoder."""
         self._fill(prompts, batch_size)
+        return self._embeddings(prompts)
+
+    def _embeddings(self, prompts: list[str]) -> np.ndarray:
         if not prompts:
             return np.zeros((0, PROMPT_DIM), dtype=np.float32)
         return np.stack([self._cache[p][0] for p in prompts]).astype(np.float32)
@@ -110,5 +113,7 @@ class PromptEncoder:
             states[row, : len(real)] = real
             mask[row, : len(real)] = 1
         return PromptFeatures(
-            torch.from_numpy(self.encode(prompts)), torch.from_numpy(states), torch.from_numpy(mask)
+            torch.from_numpy(self._embeddings(prompts)),
+            torch.from_numpy(states),
+            torch.from_numpy(mask),
         )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import torch
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -46,3 +51,14 @@ class PromptFeatures:
             torch.cat([pad(p.states) for p in parts]),
             torch.cat([pad(p.mask) for p in parts]),
         )
+
+
+def prompt_bank(
+    prompts: Mapping[K, PromptFeatures],
+) -> tuple[PromptFeatures, dict[K, tuple[int, int]]]:
+    """Every group's phrasings in one batch, and where each group lies in it: key → (first
+    row, count). Lets a caller pick one phrasing per sample with one ``take``."""
+    keys = list(prompts)
+    starts = np.cumsum([0, *(len(prompts[k]) for k in keys)])
+    spans = {k: (int(starts[i]), len(prompts[k])) for i, k in enumerate(keys)}
+    return PromptFeatures.concat([prompts[k] for k in keys]), spans

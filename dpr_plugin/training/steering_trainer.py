@@ -35,7 +35,7 @@ from tqdm import tqdm
 from dpr_plugin.errors import ConfigError, require_positive
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_encoder import PromptEncoder
-from dpr_plugin.models.prompt_features import PromptFeatures
+from dpr_plugin.models.prompt_features import PromptFeatures, prompt_bank
 from dpr_plugin.models.steering_head import SteeringHead
 from dpr_plugin.training.steering_data import SteeringSamples, build_samples, prompt_table
 
@@ -189,10 +189,7 @@ def steer(
     table = backbone.item_vectors().detach()[1:]  # [N, D]
     item_tags = torch.from_numpy(tag_matrix[1:])  # [N, T]
     users = torch.from_numpy(samples.users)
-    keys = list(prompts)
-    bank = PromptFeatures.concat([prompts[k] for k in keys])  # every phrasing, one table
-    offsets = np.cumsum([0, *(len(prompts[k]) for k in keys)])
-    first = {k: (int(offsets[i]), len(prompts[k])) for i, k in enumerate(keys)}
+    bank, first = prompt_bank(prompts)  # every phrasing, one table
     started = time.perf_counter()
     head.train()
     bar = tqdm(total=steps, desc="stage 3 (steering)", disable=not progress, leave=False)
