@@ -12,7 +12,12 @@ recent window), from one backbone's scores, it reports NDCG@10 and tag-hit@10 of
   filter blended with log popularity: is "a user who turns to a tag picks its hits" a signal
   the backbone lacks?
 * the filter when the prompt would name *all* of the target's tags, or its exact tag set: what
-  the figure becomes under a protocol whose prompt says more about the target.
+  the figure becomes under a protocol whose prompt says more about the target;
+* the filter blended with signals from the user's own history that a steering head reading
+  only the final user vector cannot see: the centroid of the history items that carry the
+  asked-for tag, item-to-item co-occurrence with those items (and with the whole history,
+  to tell a better recommender from better steering), and the affinity of each item's other
+  tags to the recent window's tag shares.
 
 Writes ``benchmarks/results/positive_protocol_probe.json``.
 """
@@ -41,6 +46,7 @@ from dpr_plugin.training.checkpoint import load_backbone
 
 RESULT = Path(__file__).parent / "results" / "positive_protocol_probe.json"
 BLEND_WEIGHTS = (0.25, 0.5, 1.0)
+HISTORY_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 
 
 def item_counts(sequences: list[np.ndarray], num_items: int, last: int | None) -> np.ndarray:
@@ -49,6 +55,55 @@ def item_counts(sequences: list[np.ndarray], num_items: int, last: int | None) -
     for seq in sequences:
         np.add.at(counts, (seq if last is None else seq[-last:]) - 1, 1)
     return counts
+
+
+def zscore(scores: np.ndarray) -> np.ndarray:
+    """Row-wise standardisation, so signals of different scales can be blended."""
+    spread = scores.std(1, keepdims=True)
+    return (scores - scores.mean(1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+
+
+def cooccurrence(sequences: list[np.ndarray], num_items: int) -> np.ndarray:
+    """Cosine item-item similarity ``[N, N]`` of the training user-item matrix, diagonal 0."""
+    x = np.zeros((len(sequences), num_items), dtype=np.float32)
+    for row, seq in enumerate(sequences):
+        x[row, seq - 1] = 1.0
+    sim = x.T @ x
+    norm = np.sqrt(np.diag(sim)).clip(min=1.0)
+    sim = sim / norm[:, None] / norm[None, :]
+    np.fill_diagonal(sim, 0.0)
+    return sim
+
+
+def history_signals(
+    histories: list[np.ndarray],
+    tags: np.ndarray,
+    item_tags: np.ndarray,
+    items: np.ndarray,
+    sim: np.ndarray,
+    window: int,
+) -> dict[str, np.ndarray]:
+    """Per case ``[B, N]`` scores from the user's history (``histories`` aligned with ``tags``).
+
+    ``tag_centroid``: dot product with the mean embedding of the history items carrying the
+    asked-for tag (0 when there are none); ``tag_knn`` / ``all_knn``: summed co-occurrence
+    with those items / with every history item; ``window_affinity``: sum over each item's tags
+    of the log share of that tag in the last ``window`` history items.
+    """
+    out = {
+        name: np.zeros((len(tags), len(items)))
+        for name in ("tag_centroid", "tag_knn", "all_knn", "window_affinity")
+    }
+    for b, (history, tag) in enumerate(zip(histories, tags, strict=True)):
+        cols = history - 1
+        tagged = cols[item_tags[cols, tag]]
+        if len(tagged):
+            out["tag_centroid"][b] = items @ items[tagged].mean(0)
+            out["tag_knn"][b] = sim[tagged].sum(0)
+        out["all_knn"][b] = sim[cols].sum(0)
+        shares = item_tags[cols[-window:]].mean(0)
+        out["window_affinity"][b] = item_tags @ np.log(shares + 0.01)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +152,25 @@ def main(argv: list[str] | None = None) -> int:
             methods[f"filter_plus_{w}_log_popularity_{name}"] = report(
                 hard_filter(z + w * pop, allowed)
             )
+    case_histories = [histories[r] for r in cases.rows]
+    signals = history_signals(
+        case_histories,
+        cases.tags,
+        item_tags,
+        backbone.item_vectors()[1:].numpy(),
+        cooccurrence(split.train, n),
+        window=50,
+    )
+    with_tag_history = float(
+        np.mean(
+            [item_tags[h - 1, t].any() for h, t in zip(case_histories, cases.tags, strict=True)]
+        )
+    )
+    for name, signal in signals.items():
+        for w in HISTORY_WEIGHTS:
+            methods[f"filter_plus_{w}_{name}"] = report(
+                hard_filter(z + w * zscore(signal), allowed)
+            )
     methods["filter_all_target_tags"] = report(hard_filter(base, all_tags))
     methods["filter_exact_target_tag_set"] = report(hard_filter(base, exact_set))
     body = {
@@ -107,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             "all_target_tags": round(float(all_tags.sum(1).mean()), 1),
             "exact_target_tag_set": round(float(exact_set.sum(1).mean()), 1),
         },
+        "cases_with_the_tag_in_history": round(with_tag_history, 4),
         "methods": methods,
         "paper_positive_ndcg@10": 0.5748,
         "command": command_line("benchmarks.positive_protocol_probe"),

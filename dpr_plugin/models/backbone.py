@@ -30,6 +30,10 @@ class BackboneConfig:
         num_layers: Transformer blocks (SASRec) or stacked GRU layers (GRU4Rec).
         num_heads: Attention heads (SASRec only); must divide ``hidden_dim``.
         dropout: Dropout rate on embeddings and inside blocks.
+        init_std: 0 keeps each layer's own initialisation (the item and position tables
+            N(0, 1/D), torch's defaults elsewhere); > 0 draws every embedding, linear and
+            recurrent weight from N(0, init_std) with zero biases (SASRec+ and RecBole
+            use 0.02).
     """
 
     kind: str
@@ -39,12 +43,17 @@ class BackboneConfig:
     num_layers: int = 2
     num_heads: int = 1
     dropout: float = 0.2
+    init_std: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in BACKBONES:
             raise ConfigError(f"kind: expected one of {', '.join(BACKBONES)}, got {self.kind!r}")
         require_positive(self, "num_items", "hidden_dim", "max_len", "num_layers", "num_heads")
         require_rate(self, "dropout")
+        if not 0.0 <= self.init_std < 1.0:
+            raise ConfigError(
+                f"init_std: expected 0 (layer defaults) or in (0, 1), got {self.init_std}"
+            )
         if self.hidden_dim % self.num_heads:
             raise ConfigError(
                 f"num_heads: {self.num_heads} does not divide hidden_dim {self.hidden_dim}"
@@ -103,10 +112,33 @@ class SequentialBackbone(nn.Module, ABC):
 
 def build_backbone(config: BackboneConfig) -> SequentialBackbone:
     """Instantiates the backbone named by ``config.kind``."""
+    model: SequentialBackbone
     if config.kind == "sasrec":
         from dpr_plugin.models.sasrec import SASRec
 
-        return SASRec(config)
-    from dpr_plugin.models.gru4rec import GRU4Rec
+        model = SASRec(config)
+    else:
+        from dpr_plugin.models.gru4rec import GRU4Rec
 
-    return GRU4Rec(config)
+        model = GRU4Rec(config)
+    if config.init_std:
+        normal_init(model, config.init_std)
+    return model
+
+
+@torch.no_grad()
+def normal_init(model: nn.Module, std: float) -> None:
+    """Every matrix-shaped weight ~ N(0, std), every bias and vector parameter 0, LayerNorm
+    scales 1; the padding row of the item table stays 0."""
+    for module in model.modules():
+        if isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+            continue
+        for param in module.parameters(recurse=False):
+            if param.dim() >= 2:
+                param.normal_(0.0, std)
+            else:
+                param.zero_()
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            module.weight[module.padding_idx].zero_()

@@ -60,6 +60,7 @@ def test_backbone_output_is_finite_when_history_all_padding(kind: str) -> None:
         ("hidden_dim", {"hidden_dim": 0}),
         ("dropout", {"dropout": 1.5}),
         ("num_heads", {"hidden_dim": 10, "num_heads": 3}),
+        ("init_std", {"init_std": -0.1}),
     ],
 )
 def test_backbone_config_names_field_when_invalid(field: str, kwargs: dict[str, object]) -> None:
@@ -71,3 +72,19 @@ def test_backbone_config_names_field_when_invalid(field: str, kwargs: dict[str, 
 def test_backbone_config_rejects_unknown_keys_by_name() -> None:
     with pytest.raises(ConfigError, match=r"unknown field.*layers"):
         BackboneConfig.from_dict({"kind": "sasrec", "num_items": 3, "layers": 2})
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_backbone_init_std_draws_every_weight_small_and_keeps_padding_zero(kind: str) -> None:
+    torch.manual_seed(0)
+    config = BackboneConfig(kind=kind, num_items=300, hidden_dim=32, max_len=12, init_std=0.02)
+    model = build_backbone(config)
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    weights = torch.cat([p.detach().flatten() for p in matrices])
+    assert abs(float(weights.std()) - 0.02) < 0.002
+    assert torch.all(model.item_vectors()[0] == 0)
+    for name, param in model.named_parameters():
+        if param.dim() == 1 and "norm" not in name:
+            assert torch.all(param == 0), name
+    default = build_backbone(BackboneConfig(kind=kind, num_items=300, hidden_dim=32, max_len=12))
+    assert float(default.item_vectors()[1:].std()) > 0.1  # N(0, 1/D) when init_std = 0
