@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         case_histories,
         cases.tags,
         item_tags,
-        backbone.item_vectors()[1:].numpy(),
+        backbone.item_vectors()[1:].detach().numpy(),
         cooccurrence(split.train, n),
         window=50,
     )
