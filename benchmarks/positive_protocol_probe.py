@@ -17,7 +17,10 @@ recent window), from one backbone's scores, it reports NDCG@10 and tag-hit@10 of
   only the final user vector cannot see: the centroid of the history items that carry the
   asked-for tag, item-to-item co-occurrence with those items (and with the whole history,
   to tell a better recommender from better steering), and the affinity of each item's other
-  tags to the recent window's tag shares.
+  tags to the recent window's tag shares;
+* the filter blended with each item's frequency as the target of a training position that is
+  itself a positive case for the same tag ("what users who turn to g pick first"), the
+  prior a steering head can add to every user alike.
 
 Writes ``benchmarks/results/positive_protocol_probe.json``.
 """
@@ -35,7 +38,7 @@ import torch
 from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.full_ranking import user_vectors
-from dpr_plugin.evaluation.steering_cases import select_cases
+from dpr_plugin.evaluation.steering_cases import select_cases, training_positions
 from dpr_plugin.evaluation.steering_metrics import (
     allowed_items,
     hard_filter,
@@ -54,6 +57,17 @@ def item_counts(sequences: list[np.ndarray], num_items: int, last: int | None) -
     counts = np.zeros(num_items)
     for seq in sequences:
         np.add.at(counts, (seq if last is None else seq[-last:]) - 1, 1)
+    return counts
+
+
+def shift_popularity(
+    sequences: list[np.ndarray], tag_matrix: np.ndarray, num_tags: int
+) -> np.ndarray:
+    """``[T, N]`` how often each item is the target of a positive training case naming tag t."""
+    counts = np.zeros((num_tags, tag_matrix.shape[0] - 1))
+    for user, position, tag, negative in training_positions(sequences, tag_matrix):
+        if not negative:
+            counts[tag, sequences[user][position] - 1] += 1
     return counts
 
 
@@ -171,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             methods[f"filter_plus_{w}_{name}"] = report(
                 hard_filter(z + w * zscore(signal), allowed)
             )
+    shifts = np.log1p(shift_popularity(split.train, tag_matrix, item_tags.shape[1]))
+    for w in HISTORY_WEIGHTS:
+        methods[f"filter_plus_{w}_shift_popularity"] = report(
+            hard_filter(z + w * zscore(shifts[cases.tags]), allowed)
+        )
     methods["filter_all_target_tags"] = report(hard_filter(base, all_tags))
     methods["filter_exact_target_tag_set"] = report(hard_filter(base, exact_set))
     body = {
