@@ -116,7 +116,10 @@ def run_one(args: argparse.Namespace, checkpoint: Path, encoder: PromptEncoder) 
     torch.manual_seed(0)
     head = SteeringHead(SteeringConfig(hidden_dim=backbone.config.hidden_dim, num_tags=len(tags)))
     train_cfg = SteeringTrainConfig(
-        max_samples=args.max_samples, epochs=args.epochs, tag_balance=args.tag_balance
+        max_samples=args.max_samples,
+        epochs=args.epochs,
+        tag_balance=args.tag_balance,
+        within_weight=args.within_weight,
     )
     started = time.perf_counter()
     result = train_steering_head(
@@ -152,6 +155,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument(
         "--tag-balance", type=float, default=0.0, help="SteeringTrainConfig.tag_balance"
+    )
+    parser.add_argument(
+        "--within-weight", type=float, default=0.0, help="SteeringTrainConfig.within_weight"
     )
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
