@@ -50,10 +50,7 @@ class BackboneConfig:
             raise ConfigError(f"kind: expected one of {', '.join(BACKBONES)}, got {self.kind!r}")
         require_positive(self, "num_items", "hidden_dim", "max_len", "num_layers", "num_heads")
         require_rate(self, "dropout")
-        if not 0.0 <= self.init_std < 1.0:
-            raise ConfigError(
-                f"init_std: expected 0 (layer defaults) or in (0, 1), got {self.init_std}"
-            )
+        require_rate(self, "init_std")
         if self.hidden_dim % self.num_heads:
             raise ConfigError(
                 f"num_heads: {self.num_heads} does not divide hidden_dim {self.hidden_dim}"
