@@ -1,0 +1,213 @@
+"""Probe: how much of ML-1M's published backbone quality is the order inside timestamp ties?
+
+    .venv/bin/python -m benchmarks.tie_order --data ../shared/data/ml-1m \\
+        --row-order PATH/ratings.parquet
+
+About half of ML-1M's consecutive ratings share a one-second timestamp. The shared
+reconstruction's order inside those ties comes from an unstable sort, so it is arbitrary;
+the official ``ratings.dat`` sorted stably (SASRec's preprocessing, most papers' files, our
+``ml-1m`` loader) keeps the file's row order inside ties instead. ``--row-order`` gives that
+row order: the official ``ratings.dat``, or a Parquet file with ``userID``/``movieID`` columns
+in ``ratings.dat`` row order (needs ``pip install -e .[bench]``), e.g. the one at
+bigdataguide/AuraSparkTraining @ 03ebfaf1fdd7a0abd40578aa2ab72bcac51f18db :
+``data/ml-1m/ratings.parquet`` (git blob 3ba70760ee2ac81f20e67e1a3aac603290acb050).
+
+The probe measures the ties and how predictable the row order is, writes the reconstruction
+with each tie run put in row order (where the reconstruction knows the timestamps) under
+``--out`` (git-ignored: derived from ML-1M), trains the committed backbone recipes on it, and
+writes ``benchmarks/results/tie_order_ml1m.json`` beside the figures of
+``backbone_ml1m.json`` (the same recipes on the reconstruction as it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from benchmarks.backbone_ml1m import RECIPES
+from benchmarks.backbone_ml1m import RESULT as BACKBONE_RESULT
+from benchmarks.common import command_line, git_sha, write_result
+from dpr_plugin.data.records import parse_int, split_fields
+from dpr_plugin.data.sources import load_split
+from dpr_plugin.data.tie_order import (
+    order_predictability,
+    reorder_ties,
+    shuffled,
+    tie_stats,
+    tied_in_order,
+)
+from dpr_plugin.errors import DataFormatError
+from dpr_plugin.models.backbone import BackboneConfig
+from dpr_plugin.training.backbone_trainer import TrainConfig
+from dpr_plugin.training.run import train_and_save
+
+RESULT = Path(__file__).parent / "results" / "tie_order_ml1m.json"
+_HEADER = ["user_id", "movie_id", "rating", "timestamp"]
+Pair = tuple[str, str]
+
+
+def read_row_order(path: Path) -> list[Pair]:
+    """(user, movie) pairs in the order of ``ratings.dat`` (the file itself, or a Parquet copy)."""
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise SystemExit(
+                f"--row-order {path}: reading Parquet needs pyarrow (pip install -e .[bench])"
+            ) from None
+        table = pq.read_table(path, columns=["userID", "movieID"]).to_pydict()
+        return [(str(u), str(m)) for u, m in zip(table["userID"], table["movieID"], strict=True)]
+    return [(user, movie) for _, (user, movie, _, _) in split_fields(path, "latin-1", "::", 4)]
+
+
+def read_reconstruction(path: Path) -> dict[str, list[list[str]]]:
+    """The reconstruction's rows per user, in file (chronological) order."""
+    rows: dict[str, list[list[str]]] = defaultdict(list)
+    for number, fields in split_fields(path, "utf-8", "\t", 4, skip_header=True):
+        if fields[3]:
+            parse_int(path, number, "timestamp", fields[3])
+        rows[fields[0]].append(fields)
+    return rows
+
+
+def _stamps(rows: list[list[str]]) -> list[int | None]:
+    return [int(r[3]) if r[3] else None for r in rows]
+
+
+def reorder(
+    rows: dict[str, list[list[str]]], position: dict[Pair, int], source: Path
+) -> tuple[dict[str, list[list[str]]], dict[str, int]]:
+    """Each user's tie runs put in row order (``position``: (user, movie) -> row number);
+    returns the rows and what moved."""
+    missing = next(
+        ((r[0], r[1]) for seq in rows.values() for r in seq if (r[0], r[1]) not in position), None
+    )
+    if missing is not None:
+        raise DataFormatError(source, None, f"no row for user {missing[0]}, movie {missing[1]}")
+    out: dict[str, list[list[str]]] = {}
+    moved = last_changed = valid_changed = 0
+    for user, seq in rows.items():
+        new = reorder_ties(seq, _stamps(seq), lambda r: position[(r[0], r[1])])
+        moved += sum(a is not b for a, b in zip(seq, new, strict=True))
+        last_changed += new[-1] is not seq[-1]
+        valid_changed += new[-2] is not seq[-2]
+        out[user] = new
+    return out, {
+        "rows_moved": moved,
+        "test_targets_changed": last_changed,
+        "valid_targets_changed": valid_changed,
+    }
+
+
+def write_tsv(rows: dict[str, list[list[str]]], path: Path) -> None:
+    """Writes the rows in the reconstruction's format, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("\t".join(_HEADER) + "\n")
+        for user in sorted(rows, key=int):
+            handle.writelines("\t".join(r) + "\n" for r in rows[user])
+    partial.replace(path)
+
+
+def _items(rows: dict[str, list[list[str]]]) -> list[list[str]]:
+    return [[r[1] for r in seq] for seq in rows.values()]
+
+
+def _by_user(order: list[Pair]) -> list[list[str]]:
+    per: dict[str, list[str]] = defaultdict(list)
+    for user, movie in order:
+        per[user].append(movie)
+    return list(per.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True, help="the reconstruction's folder")
+    parser.add_argument("--row-order", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("runs/tie_order/ml-1m"))
+    parser.add_argument("--backbones", default="sasrec")
+    parser.add_argument("--runs", type=Path, default=Path("runs/tie_order"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-train", action="store_true", help="statistics and the file only")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = read_reconstruction(args.data / "interactions.tsv")
+    order = read_row_order(args.row_order)
+    by_user = _by_user(order)
+    stats: dict[str, object] = {
+        "ties": tie_stats(_stamps(seq) for seq in rows.values()).to_dict(),
+        "order_predictability": {
+            "ratings.dat row order": round(order_predictability(by_user), 4),
+            "row order shuffled per user (control)": round(
+                order_predictability(shuffled(by_user)), 4
+            ),
+            "reconstruction (chronological)": round(order_predictability(_items(rows)), 4),
+        },
+    }
+    position = {pair: i for i, pair in enumerate(order)}
+    reordered, moved = reorder(rows, position, args.row_order)
+    stats["reordered"] = moved
+    stats["tied_pairs_in_row_order"] = {
+        name: round(
+            tied_in_order(
+                (_stamps(seq), [position[(r[0], r[1])] for r in seq]) for seq in version.values()
+            ),
+            4,
+        )
+        for name, version in (("reconstruction", rows), ("reordered", reordered))
+    }
+    print(json.dumps(stats, indent=2))
+    write_tsv(reordered, args.out / "interactions.tsv")
+    shutil.copyfile(args.data / "movies.dat", args.out / "movies.dat")
+    result: dict[str, object] = {"statistics": stats}
+    committed = json.loads(BACKBONE_RESULT.read_text()) if BACKBONE_RESULT.is_file() else {}
+    if not args.no_train:
+        split = load_split(f"ml-1m-tsv:{args.out}")
+        for kind in args.backbones.split(","):
+            model_kw, train_kw = RECIPES[kind]
+            model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
+            _, summary = train_and_save(
+                split,
+                model_cfg,
+                TrainConfig(**train_kw),
+                args.runs / kind,
+                {"spec": f"ml-1m-tsv:{args.out}"},
+                progress=True,
+            )
+            base = committed.get(kind, {})
+            result[kind] = {
+                "ties_in_row_order": {
+                    "valid_ndcg@10": round(summary["valid"]["ndcg@10"], 4),
+                    "test_ndcg@10": round(summary["test"]["ndcg@10"], 4),
+                    "test_ndcg@10_history_removed": round(
+                        summary["test_exclude_seen"]["ndcg@10"], 4
+                    ),
+                    "train_seconds": round(summary["train_seconds"]),
+                    "epochs": summary["epochs"],
+                    "best_epoch": summary["best_epoch"],
+                },
+                "reconstruction_as_is (backbone_ml1m.json)": {
+                    "valid_ndcg@10": base.get("valid_ndcg@10"),
+                    "test_ndcg@10": base.get("test_ndcg@10"),
+                    "test_ndcg@10_history_removed": base.get("test_ndcg@10_seen_excluded"),
+                },
+            }
+            print(json.dumps({kind: result[kind]}, indent=2))
+    result["command"] = command_line("benchmarks.tie_order")
+    result["git_sha"] = git_sha()
+    write_result(RESULT, result)
+    print(f"wrote {RESULT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
