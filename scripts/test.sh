@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check dpr_plugin tests export benchmarks
+.venv/bin/ruff format --check dpr_plugin tests export benchmarks
 .venv/bin/python -m pytest "$@"

@@ -91,8 +91,6 @@ def test_malformed_append_is_invalid_argument_naming_the_field(
     service: ServiceThread, field: str, request_fields: dict
 ) -> None:
     with pytest.raises(grpc.RpcError) as info:
-        service.stub.AppendInteractions(
-            pb.AppendInteractionsRequest(**request_fields), timeout=10
-        )
+        service.stub.AppendInteractions(pb.AppendInteractionsRequest(**request_fields), timeout=10)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert info.value.details().startswith(f"{field}:"), info.value.details()

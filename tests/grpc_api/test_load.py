@@ -71,8 +71,10 @@ def test_ten_thousand_mixed_requests_without_errors_and_with_stable_memory(
     errors = asyncio.run(drive(service.target, 10_000, 16, start=2_000))
     seconds = time.perf_counter() - started
     grown = rss_mb() - warm
-    print(f"10,000 mixed requests in {seconds:.1f}s ({10_000 / seconds:.0f}/s); "
-          f"RSS {warm:.0f} MB -> +{grown:.1f} MB; errors {len(errors)}")
+    print(
+        f"10,000 mixed requests in {seconds:.1f}s ({10_000 / seconds:.0f}/s); "
+        f"RSS {warm:.0f} MB -> +{grown:.1f} MB; errors {len(errors)}"
+    )
     assert not errors, errors[:5]
     assert grown < 64, f"RSS grew {grown:.1f} MB over 10,000 requests"
 

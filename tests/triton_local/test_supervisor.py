@@ -39,7 +39,10 @@ def test_failed_restarts_are_retried_with_backoff_until_one_succeeds() -> None:
         server = DeadServer(succeed_on=3)
         outcomes: list[str] = []
         supervisor = TritonSupervisor(
-            server, outcomes.append, interval_s=0.01, max_backoff_s=0.04  # type: ignore[arg-type]
+            server,  # type: ignore[arg-type]
+            outcomes.append,
+            interval_s=0.01,
+            max_backoff_s=0.04,
         )
         supervisor.start()
         for _ in range(200):
