@@ -22,12 +22,14 @@ writes ``benchmarks/results/tie_order_ml1m.json`` beside the figures of
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from benchmarks.backbone_ml1m import RECIPES
@@ -35,6 +37,7 @@ from benchmarks.backbone_ml1m import RESULT as BACKBONE_RESULT
 from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.records import parse_int, split_fields
 from dpr_plugin.data.sources import load_split
+from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.data.tie_order import (
     order_predictability,
     reorder_ties,
@@ -43,8 +46,11 @@ from dpr_plugin.data.tie_order import (
     tied_in_order,
 )
 from dpr_plugin.errors import DataFormatError
+from dpr_plugin.evaluation.full_ranking import split_ranks
+from dpr_plugin.evaluation.metrics import ndcg_at_k
 from dpr_plugin.models.backbone import BackboneConfig
 from dpr_plugin.training.backbone_trainer import TrainConfig
+from dpr_plugin.training.checkpoint import load_backbone
 from dpr_plugin.training.run import train_and_save
 
 RESULT = Path(__file__).parent / "results" / "tie_order_ml1m.json"
@@ -82,27 +88,30 @@ def _stamps(rows: list[list[str]]) -> list[int | None]:
 
 def reorder(
     rows: dict[str, list[list[str]]], position: dict[Pair, int], source: Path
-) -> tuple[dict[str, list[list[str]]], dict[str, int]]:
+) -> tuple[dict[str, list[list[str]]], dict[str, int], set[str]]:
     """Each user's tie runs put in row order (``position``: (user, movie) -> row number);
-    returns the rows and what moved."""
+    returns the rows, what moved, and the users whose test target changed."""
     missing = next(
         ((r[0], r[1]) for seq in rows.values() for r in seq if (r[0], r[1]) not in position), None
     )
     if missing is not None:
         raise DataFormatError(source, None, f"no row for user {missing[0]}, movie {missing[1]}")
     out: dict[str, list[list[str]]] = {}
-    moved = last_changed = valid_changed = 0
+    changed: set[str] = set()
+    moved = valid_changed = 0
     for user, seq in rows.items():
         new = reorder_ties(seq, _stamps(seq), lambda r: position[(r[0], r[1])])
         moved += sum(a is not b for a, b in zip(seq, new, strict=True))
-        last_changed += new[-1] is not seq[-1]
+        if new[-1] is not seq[-1]:
+            changed.add(user)
         valid_changed += new[-2] is not seq[-2]
         out[user] = new
-    return out, {
+    counts = {
         "rows_moved": moved,
-        "test_targets_changed": last_changed,
+        "test_targets_changed": len(changed),
         "valid_targets_changed": valid_changed,
     }
+    return out, counts, changed
 
 
 def write_tsv(rows: dict[str, list[list[str]]], path: Path) -> None:
@@ -127,21 +136,73 @@ def _by_user(order: list[Pair]) -> list[list[str]]:
     return list(per.values())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+def train(kind: str, split: LeaveOneOutSplit, args: argparse.Namespace) -> dict[str, object]:
+    """Trains ``kind`` with the committed recipe on the reordered data; its figures beside
+    those of the same recipe on the reconstruction as it is (``backbone_ml1m.json``)."""
+    model_kw, train_kw = RECIPES[kind]
+    model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
+    _, summary = train_and_save(
+        split,
+        model_cfg,
+        TrainConfig(**train_kw),
+        args.runs / kind,
+        {"spec": f"ml-1m-tsv:{args.out}"},
+        progress=True,
     )
-    parser.add_argument("--data", type=Path, required=True, help="the reconstruction's folder")
-    parser.add_argument("--row-order", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("runs/tie_order/ml-1m"))
-    parser.add_argument("--backbones", default="sasrec")
-    parser.add_argument("--runs", type=Path, default=Path("runs/tie_order"))
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-train", action="store_true", help="statistics and the file only")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    rows = read_reconstruction(args.data / "interactions.tsv")
-    order = read_row_order(args.row_order)
+    committed = json.loads(BACKBONE_RESULT.read_text()) if BACKBONE_RESULT.is_file() else {}
+    base = committed.get(kind, {})
+    return {
+        "ties_in_row_order": {
+            "valid_ndcg@10": round(summary["valid"]["ndcg@10"], 4),
+            "test_ndcg@10": round(summary["test"]["ndcg@10"], 4),
+            "test_ndcg@10_history_removed": round(summary["test_exclude_seen"]["ndcg@10"], 4),
+            "train_seconds": round(summary["train_seconds"]),
+            "epochs": summary["epochs"],
+            "best_epoch": summary["best_epoch"],
+        },
+        "reconstruction_as_is (backbone_ml1m.json)": {
+            "valid_ndcg@10": base.get("valid_ndcg@10"),
+            "test_ndcg@10": base.get("test_ndcg@10"),
+            "test_ndcg@10_history_removed": base.get("test_ndcg@10_seen_excluded"),
+        },
+    }
+
+
+def by_test_target(
+    kind: str,
+    splits: tuple[LeaveOneOutSplit, LeaveOneOutSplit],
+    runs: tuple[Path, Path],
+    changed: set[str],
+) -> dict[str, object]:
+    """Test NDCG@10 of each model on its own data, for the users whose test target the
+    reordering changed and for the rest: where the difference comes from."""
+    users = splits[1].dataset.user_ids
+    if splits[0].dataset.user_ids != users:
+        raise SystemExit("the reordered data must keep the reconstruction's users")
+    mask = np.array([user in changed for user in users])
+    models = [load_backbone(run / kind)[0] for run in runs]
+    out: dict[str, object] = {}
+    for protocol, exclude in (("history_kept", False), ("history_removed", True)):
+        ranks = [
+            split_ranks(m, s, "test", exclude_seen=exclude)
+            for m, s in zip(models, splits, strict=True)
+        ]
+        out[protocol] = {
+            group: {
+                "users": int(rows.sum()),
+                "as_is": round(ndcg_at_k(ranks[0][rows], 10), 4),
+                "ties_in_row_order": round(ndcg_at_k(ranks[1][rows], 10), 4),
+            }
+            for group, rows in (("test_target_changed", mask), ("unchanged", ~mask))
+        }
+    return out
+
+
+def prepare(data: Path, row_order: Path, out: Path) -> tuple[dict[str, object], set[str]]:
+    """Measures the ties and the row order, writes the reordered copy under ``out``; returns
+    the statistics and the users whose test target the reordering changed."""
+    rows = read_reconstruction(data / "interactions.tsv")
+    order = read_row_order(row_order)
     by_user = _by_user(order)
     stats: dict[str, object] = {
         "ties": tie_stats(_stamps(seq) for seq in rows.values()).to_dict(),
@@ -154,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     position = {pair: i for i, pair in enumerate(order)}
-    reordered, moved = reorder(rows, position, args.row_order)
+    reordered, moved, changed = reorder(rows, position, row_order)
     stats["reordered"] = moved
     stats["tied_pairs_in_row_order"] = {
         name: round(
@@ -166,44 +227,52 @@ def main(argv: list[str] | None = None) -> int:
         for name, version in (("reconstruction", rows), ("reordered", reordered))
     }
     print(json.dumps(stats, indent=2))
-    write_tsv(reordered, args.out / "interactions.tsv")
-    shutil.copyfile(args.data / "movies.dat", args.out / "movies.dat")
-    result: dict[str, object] = {"statistics": stats}
-    committed = json.loads(BACKBONE_RESULT.read_text()) if BACKBONE_RESULT.is_file() else {}
+    write_tsv(reordered, out / "interactions.tsv")
+    shutil.copyfile(data / "movies.dat", out / "movies.dat")
+    return stats, changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True, help="the reconstruction's folder")
+    parser.add_argument("--row-order", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("runs/tie_order/ml-1m"))
+    parser.add_argument("--backbones", default="sasrec")
+    parser.add_argument("--runs", type=Path, default=Path("runs/tie_order"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--baseline-runs",
+        type=Path,
+        default=Path("runs/ml1m"),
+        help="checkpoints of backbone_ml1m on the reconstruction as it is",
+    )
+    parser.add_argument("--no-train", action="store_true", help="statistics and the file only")
+    parser.add_argument(
+        "--rescore", action="store_true", help="no training: evaluate the saved checkpoints"
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    stats, changed = prepare(args.data, args.row_order, args.out)
+    gc.collect()  # free the million row lists before training
+    result = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    result["statistics"] = stats
     if not args.no_train:
         split = load_split(f"ml-1m-tsv:{args.out}")
+        as_is = load_split(f"ml-1m-tsv:{args.data}")
         for kind in args.backbones.split(","):
-            model_kw, train_kw = RECIPES[kind]
-            model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
-            _, summary = train_and_save(
-                split,
-                model_cfg,
-                TrainConfig(**train_kw),
-                args.runs / kind,
-                {"spec": f"ml-1m-tsv:{args.out}"},
-                progress=True,
+            if not args.rescore:
+                result[kind] = train(kind, split, args)
+            elif kind not in result:
+                raise SystemExit(f"--rescore: {RESULT} has no {kind} run; train it first")
+            result[kind]["by_test_target"] = by_test_target(
+                kind, (as_is, split), (args.baseline_runs, args.runs), changed
             )
-            base = committed.get(kind, {})
-            result[kind] = {
-                "ties_in_row_order": {
-                    "valid_ndcg@10": round(summary["valid"]["ndcg@10"], 4),
-                    "test_ndcg@10": round(summary["test"]["ndcg@10"], 4),
-                    "test_ndcg@10_history_removed": round(
-                        summary["test_exclude_seen"]["ndcg@10"], 4
-                    ),
-                    "train_seconds": round(summary["train_seconds"]),
-                    "epochs": summary["epochs"],
-                    "best_epoch": summary["best_epoch"],
-                },
-                "reconstruction_as_is (backbone_ml1m.json)": {
-                    "valid_ndcg@10": base.get("valid_ndcg@10"),
-                    "test_ndcg@10": base.get("test_ndcg@10"),
-                    "test_ndcg@10_history_removed": base.get("test_ndcg@10_seen_excluded"),
-                },
-            }
             print(json.dumps({kind: result[kind]}, indent=2))
-    result["command"] = command_line("benchmarks.tie_order")
-    result["git_sha"] = git_sha()
+    done = "rescore_" if args.rescore else ""
+    result[f"{done}command"] = command_line("benchmarks.tie_order")
+    result[f"{done}git_sha"] = git_sha()
     write_result(RESULT, result)
     print(f"wrote {RESULT}")
     return 0

@@ -26,15 +26,14 @@ def user_vectors(
 
 
 @torch.no_grad()
-def evaluate_split(
+def split_ranks(
     model: SequentialBackbone,
     split: LeaveOneOutSplit,
     stage: str,
-    ks: tuple[int, ...] = (10, 20),
     batch_size: int = 512,
     exclude_seen: bool = False,
-) -> dict[str, float]:
-    """NDCG@k and Recall@k of every user's ``stage`` target under full ranking.
+) -> np.ndarray:
+    """Each user's 1-based rank of their ``stage`` target under full ranking, in user order.
 
     By default history items stay in the ranking (DESIGN.md, evaluation protocol);
     ``exclude_seen`` removes them (a target the user saw before then counts as a miss),
@@ -50,4 +49,16 @@ def evaluate_split(
             for row, history in enumerate(histories[start : start + batch_size]):
                 scores[row, history - 1] = -np.inf
         ranks.append(target_ranks(scores, targets[start : start + batch_size]))
-    return summarize(np.concatenate(ranks), ks)
+    return np.concatenate(ranks)
+
+
+def evaluate_split(
+    model: SequentialBackbone,
+    split: LeaveOneOutSplit,
+    stage: str,
+    ks: tuple[int, ...] = (10, 20),
+    batch_size: int = 512,
+    exclude_seen: bool = False,
+) -> dict[str, float]:
+    """NDCG@k and Recall@k of every user's ``stage`` target (``split_ranks``'s protocol)."""
+    return summarize(split_ranks(model, split, stage, batch_size, exclude_seen), ks)
