@@ -43,12 +43,8 @@ def tie_runs(timestamps: Sequence[int | None]) -> list[range]:
         after[i] = last
     keys: list[tuple[str, int]] = []
     for i, stamp in enumerate(timestamps):
-        if stamp is not None:
-            keys.append(("known", stamp))
-        elif before[i] is not None and before[i] == after[i]:
-            keys.append(("known", before[i]))  # type: ignore[arg-type]
-        else:
-            keys.append(("alone", i))
+        pinned = stamp if stamp is not None else before[i] if before[i] == after[i] else None
+        keys.append(("known", pinned) if pinned is not None else ("alone", i))
     runs: list[range] = []
     start = 0
     for i in range(1, n + 1):
