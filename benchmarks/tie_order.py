@@ -248,28 +248,31 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("runs/ml1m"),
         help="checkpoints of backbone_ml1m on the reconstruction as it is",
     )
-    parser.add_argument("--no-train", action="store_true", help="statistics and the file only")
+    parser.add_argument(
+        "--no-train", action="store_true", help="print the statistics, write the file; no result"
+    )
     parser.add_argument(
         "--rescore", action="store_true", help="no training: evaluate the saved checkpoints"
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     stats, changed = prepare(args.data, args.row_order, args.out)
+    if args.no_train:
+        return 0
     gc.collect()  # free the million row lists before training
     result = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
     result["statistics"] = stats
-    if not args.no_train:
-        split = load_split(f"ml-1m-tsv:{args.out}")
-        as_is = load_split(f"ml-1m-tsv:{args.data}")
-        for kind in args.backbones.split(","):
-            if not args.rescore:
-                result[kind] = train(kind, split, args)
-            elif kind not in result:
-                raise SystemExit(f"--rescore: {RESULT} has no {kind} run; train it first")
-            result[kind]["by_test_target"] = by_test_target(
-                kind, (as_is, split), (args.baseline_runs, args.runs), changed
-            )
-            print(json.dumps({kind: result[kind]}, indent=2))
+    split = load_split(f"ml-1m-tsv:{args.out}")
+    as_is = load_split(f"ml-1m-tsv:{args.data}")
+    for kind in args.backbones.split(","):
+        if not args.rescore:
+            result[kind] = train(kind, split, args)
+        elif kind not in result:
+            raise SystemExit(f"--rescore: {RESULT} has no {kind} run; train it first")
+        result[kind]["by_test_target"] = by_test_target(
+            kind, (as_is, split), (args.baseline_runs, args.runs), changed
+        )
+        print(json.dumps({kind: result[kind]}, indent=2))
     done = "rescore_" if args.rescore else ""
     result[f"{done}command"] = command_line("benchmarks.tie_order")
     result[f"{done}git_sha"] = git_sha()
