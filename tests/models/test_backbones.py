@@ -87,4 +87,4 @@ def test_backbone_init_std_draws_every_weight_small_and_keeps_padding_zero(kind:
         if param.dim() == 1 and "norm" not in name:
             assert torch.all(param == 0), name
     default = build_backbone(BackboneConfig(kind=kind, num_items=300, hidden_dim=32, max_len=12))
-    assert float(default.item_vectors()[1:].std()) > 0.1  # N(0, 1/D) when init_std = 0
+    assert float(default.item_vectors()[1:].detach().std()) > 0.1  # N(0, 1/D) when init_std = 0
