@@ -35,7 +35,8 @@ import torch
 from benchmarks.backbone_ml1m import RECIPES
 from benchmarks.backbone_ml1m import RESULT as BACKBONE_RESULT
 from benchmarks.common import command_line, git_sha, write_result
-from dpr_plugin.data.records import parse_int, split_fields
+from dpr_plugin.data.movielens import reconstruction_rows
+from dpr_plugin.data.records import split_fields
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.data.tie_order import (
@@ -75,9 +76,7 @@ def read_row_order(path: Path) -> list[Pair]:
 def read_reconstruction(path: Path) -> dict[str, list[list[str]]]:
     """The reconstruction's rows per user, in file (chronological) order."""
     rows: dict[str, list[list[str]]] = defaultdict(list)
-    for number, fields in split_fields(path, "utf-8", "\t", 4, skip_header=True):
-        if fields[3]:
-            parse_int(path, number, "timestamp", fields[3])
+    for _, fields in reconstruction_rows(path):
         rows[fields[0]].append(fields)
     return rows
 

@@ -77,6 +77,25 @@ def load_ml1m(ratings: Path, movies: Path) -> SequenceDataset:
     return SequenceDataset.from_interactions("ml-1m", pairs, meta, f"ML-1M ratings.dat ({ratings})")
 
 
+def reconstruction_rows(interactions: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yields (line number, [user_id, movie_id, rating, timestamp]) of the reconstruction's
+    ``interactions.tsv`` after its header, in file order, each field checked; rating and
+    timestamp may be empty."""
+    header = ("user_id", "movie_id", "rating", "timestamp")
+    for number, fields in split_fields(interactions, "utf-8", "\t", 4):
+        if number == 1:
+            if tuple(f.strip().lower() for f in fields) != header:
+                raise DataFormatError(interactions, 1, f"expected header {' '.join(header)}")
+            continue
+        user, _, rating, stamp = fields
+        parse_int(interactions, number, "user_id", user)
+        if rating:
+            parse_float(interactions, number, "rating", rating)
+        if stamp:
+            parse_int(interactions, number, "timestamp", stamp)
+        yield number, fields
+
+
 def load_ml1m_reconstruction(interactions: Path, movies: Path) -> SequenceDataset:
     """Loads the team's ML-1M reconstruction ``interactions.tsv`` (already chronological per user).
 
@@ -84,19 +103,8 @@ def load_ml1m_reconstruction(interactions: Path, movies: Path) -> SequenceDatase
     reconstruction does not know them for a third of the rows), so file order is kept as is.
     """
     meta = read_movies_dat(movies)
-    header = ("user_id", "movie_id", "rating", "timestamp")
     pairs: list[tuple[str, str]] = []
-    for number, fields in split_fields(interactions, "utf-8", "\t", 4):
-        if number == 1:
-            if tuple(f.strip().lower() for f in fields) != header:
-                raise DataFormatError(interactions, 1, f"expected header {' '.join(header)}")
-            continue
-        user, movie, rating, stamp = fields
-        parse_int(interactions, number, "user_id", user)
-        if rating:
-            parse_float(interactions, number, "rating", rating)
-        if stamp:
-            parse_int(interactions, number, "timestamp", stamp)
+    for number, (user, movie, _, _) in reconstruction_rows(interactions):
         _check_known(interactions, number, movie, meta, movies)
         pairs.append((user, movie))
     if not pairs:
