@@ -6,7 +6,10 @@
 For each backbone checkpoint (``benchmarks.backbone_ml1m`` makes them) it trains the steering
 head (stage 2 alignment, stage 3 experts; backbone frozen), saves it to
 ``runs/ml1m/steering-<kind>``, evaluates the standard, positive and negative tasks on the test
-targets with every baseline from the same backbone scores, and checks the issue's targets.
+targets with every baseline from the same backbone scores (at strength 1, as trained), and
+checks the issue's targets. The checkpoint also gets the default strengths picked on
+validation (``strength_sweep.calibrate``); ``benchmarks.steering_strength`` reports the test
+figures at them.
 Writes ``benchmarks/results/steering_ml1m.json`` and ``steering_ml1m_per_tag.png`` (another stem
 with ``--result-name``).
 """
@@ -25,6 +28,7 @@ import torch
 from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.steering_eval import evaluate_steering
+from dpr_plugin.evaluation.strength_sweep import calibrate_head
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
 from dpr_plugin.training.checkpoint import load_backbone, save_steering
@@ -127,14 +131,17 @@ def run_one(args: argparse.Namespace, checkpoint: Path, encoder: PromptEncoder) 
         progress=not args.quiet,
     )  # fmt: skip
     train_seconds = time.perf_counter() - started
+    trained, heldout = encode_prompts(encoder, tags, False), encode_prompts(encoder, tags, True)
+    default, _ = calibrate_head(backbone, head.eval(), split, trained, heldout)
     save_steering(
-        Path(args.runs) / f"steering-{kind}", head.eval(), tags,
-        {"backbone_checkpoint": str(checkpoint), "train": asdict(train_cfg)},
+        Path(args.runs) / f"steering-{kind}", head, tags,
+        {"backbone_checkpoint": str(checkpoint), "train": asdict(train_cfg),
+         "default_strength": default.to_json()},
     )  # fmt: skip
     report = evaluate_steering(
-        backbone, head, split, encode_prompts(encoder, tags, False),
-        encode_prompts(encoder, tags, True), stage="test", per_tag=True,
+        backbone, head, split, trained, heldout, stage="test", per_tag=True
     )  # fmt: skip
+    report["default_strength"] = default.to_json()
     report["train_seconds"] = round(train_seconds, 1)
     report["stage_seconds"] = {
         "align": round(result.align_seconds, 1), "steer": round(result.steer_seconds, 1)

@@ -83,6 +83,7 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
     import torch
 
     from dpr_plugin.evaluation.steering_eval import evaluate_steering
+    from dpr_plugin.evaluation.strength_sweep import calibrate_head
     from dpr_plugin.models.prompt_encoder import PromptEncoder
     from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
     from dpr_plugin.settings import build
@@ -116,14 +117,10 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
         train_cfg,
         progress=not args.quiet,
     )
-    report = evaluate_steering(
-        backbone,
-        head,
-        split,
-        encode_prompts(encoder, tags, False),
-        encode_prompts(encoder, tags, True),
-        stage=args.stage,
-    )
+    trained, heldout = encode_prompts(encoder, tags, False), encode_prompts(encoder, tags, True)
+    default, _ = calibrate_head(backbone, head, split, trained, heldout)
+    report = evaluate_steering(backbone, head, split, trained, heldout, stage=args.stage)
+    report["default_strength"] = default.to_json()
     record = {
         "backbone_checkpoint": str(args.backbone),
         "train": train_cfg.__dict__,
@@ -133,6 +130,7 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
             "align_loss_last": result.align_loss[-1],
             "steer_loss_last": result.steer_loss[-1],
         },
+        "default_strength": default.to_json(),
         f"{args.stage}_report": report,
     }
     save_steering(Path(args.out), head, tags, record)

@@ -25,7 +25,14 @@ from dpr_plugin.contract import EMBEDDING_DIM, NUM_EXPERTS, PROMPT_DIM
 from dpr_plugin.errors import DprError
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
-from dpr_plugin.training.checkpoint import WEIGHTS_FILE, file_sha256, load_backbone, load_steering
+from dpr_plugin.serving.default_strength import DefaultStrength
+from dpr_plugin.training.checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    file_sha256,
+    load_backbone,
+    load_steering,
+)
 from export.onnx_export import (
     ExportRecord,
     export_backbone,
@@ -60,10 +67,15 @@ def run_export(
     backbone, catalogue, _ = load_backbone(backbone_dir)
     tags = sorted({t for item_tags in catalogue.tags for t in item_tags})
     if steering_dir is not None:
-        head, head_tags, _ = load_steering(steering_dir)
+        head, head_tags, head_config = load_steering(steering_dir)
         if head_tags != tags:
             raise DprError(f"--steering: tag order {head_tags} differs from the backbone's {tags}")
         head_source = file_sha256(steering_dir / WEIGHTS_FILE)
+        default_strength = DefaultStrength()
+        if "default_strength" in head_config:
+            default_strength = DefaultStrength.from_json(
+                head_config["default_strength"], f"--steering: {steering_dir / CONFIG_FILE}"
+            )
     else:
         log.warning("no --steering checkpoint: exporting an untrained head (identity steering)")
         torch.manual_seed(seed)
@@ -77,6 +89,7 @@ def run_export(
             )
         ).eval()
         head_source = "untrained"
+        default_strength = DefaultStrength(source="untrained head")
     encoder = PromptEncoder()
     backbone_source = file_sha256(backbone_dir / WEIGHTS_FILE)
     version = "1"
@@ -132,7 +145,12 @@ def run_export(
     shutil.copy(encoder.model_dir / "tokenizer.json", repository / "prompt_encoder" / version)
     # Triton (NGC container included) loads an ensemble only with an (empty) version folder.
     (repository / "dpr_steer" / version).mkdir(parents=True, exist_ok=True)
-    manifest = {"tags": tags, "backbone": backbone.config.kind, "parity_max_abs_diff": reports}
+    manifest = {
+        "tags": tags,
+        "backbone": backbone.config.kind,
+        "default_strength": default_strength.to_json(),
+        "parity_max_abs_diff": reports,
+    }
     write_manifest(repository, records, manifest)
     return manifest
 

@@ -22,8 +22,13 @@ def contract_backbone(dataset: SequenceDataset, kind: str, out: Path, seed: int 
     return save_backbone(out, build_backbone(config).eval(), Catalogue.of(dataset), {})
 
 
+TEST_DEFAULTS = {"positive": 1.5, "negative": 0.75, "negative_hybrid": 0.5, "source": "test"}
+"""Default strengths the moving head's checkpoint carries (the export copies them)."""
+
+
 def moving_head(dataset: SequenceDataset, out: Path, seed: int = 0) -> Path:
-    """A steering head whose experts really move the vector (random last layers), saved."""
+    """A steering head whose experts really move the vector (random last layers), saved with
+    ``TEST_DEFAULTS`` as its default strengths."""
     torch.manual_seed(seed)
     head = SteeringHead(
         SteeringConfig(
@@ -36,7 +41,7 @@ def moving_head(dataset: SequenceDataset, out: Path, seed: int = 0) -> Path:
     )
     for expert in head.experts:
         torch.nn.init.normal_(expert.net[-1].weight, std=0.05)
-    return save_steering(out, head.eval(), dataset.tag_names, {})
+    return save_steering(out, head.eval(), dataset.tag_names, {"default_strength": TEST_DEFAULTS})
 
 
 def pytorch_reference(backbone_dir: Path, steering_dir: Path, request: dict) -> dict:

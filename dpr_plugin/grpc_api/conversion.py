@@ -49,4 +49,5 @@ def steer_response(result: SteerResult) -> pb.SteerResponse:
         response.understood.expert_weights.extend(understood.expert_weights)
         response.understood.expert_names.extend(EXPERT_NAMES)
     response.understood.hard_filtered_tags.extend(understood.hard_filtered_tags)
+    response.understood.strength = understood.strength
     return response

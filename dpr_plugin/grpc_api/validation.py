@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Collection, Sequence
 
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+from dpr_plugin.serving.default_strength import MAX_STRENGTH
 from dpr_plugin.serving.item_index import CATALOGUE_FIELDS, Condition, Match, Range
 from dpr_plugin.serving.steer_query import (
     DEFAULT_PAYLOAD_FIELDS,
     MAX_PROMPT_CHARS,
-    MAX_STRENGTH,
     MAX_TOP_K,
     NegativeMode,
     QueryFieldError,
@@ -122,8 +122,8 @@ def steer_query(request: pb.SteerRequest, known_tags: Collection[str]) -> SteerQ
     top_k = request.top_k if request.HasField("top_k") else 10
     if not 1 <= top_k <= MAX_TOP_K:
         raise QueryFieldError("top_k", f"must be in 1..{MAX_TOP_K}, got {top_k}")
-    strength = request.strength if request.HasField("strength") else 1.0
-    if not (math.isfinite(strength) and 0.0 <= strength <= MAX_STRENGTH):
+    strength = request.strength if request.HasField("strength") else None
+    if strength is not None and not (math.isfinite(strength) and 0.0 <= strength <= MAX_STRENGTH):
         raise QueryFieldError("strength", f"must be in [0, {MAX_STRENGTH}], got {strength}")
     if request.negative_mode not in _NEGATIVE_MODES:
         raise QueryFieldError("negative_mode", f"unknown value {request.negative_mode}")
@@ -154,7 +154,7 @@ def steer_query(request: pb.SteerRequest, known_tags: Collection[str]) -> SteerQ
         must_not=tuple(must_not),
         exclude_item_ids=check_ids("exclude_item_ids", request.exclude_item_ids),
         exclude_seen=request.exclude_seen,
-        strength=float(strength),
+        strength=None if strength is None else float(strength),
         negative_mode=_NEGATIVE_MODES[request.negative_mode],
         payload_fields=payload_fields,
     )

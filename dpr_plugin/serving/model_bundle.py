@@ -1,20 +1,21 @@
 """What the service needs from an exported model repository besides the models themselves.
 
 The tokenizer (prompts are tokenized in the service; Triton never sees strings), the tag
-vocabulary of the steering head, the item id map (platform ids ↔ the model's internal ids)
-and a model version string. The ONNX files may live on a remote Triton; these few files are
-read from the same export on the service's side.
+vocabulary of the steering head, the item id map (platform ids ↔ the model's internal ids),
+the default steering strengths and a model version string. The ONNX files may live on a
+remote Triton; these few files are read from the same export on the service's side.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_ENCODER, PROMPT_TOKENS, SEQ_BACKBONE
 from dpr_plugin.errors import ConfigError
+from dpr_plugin.serving.default_strength import DefaultStrength
 from dpr_plugin.serving.tokenizer import PromptTokenizer
 
 EXPERT_NAMES = ("positive_1", "positive_2", "negative_1", "negative_2")
@@ -42,7 +43,10 @@ class ModelBundle:
         tags: Tag names in the order of the steering head's TAG_SCORES.
         item_ids: Platform item ids; position ``i - 1`` is internal id ``i``.
         internal_ids: The inverse map.
-        model_version: Short digest of the exported models' sources.
+        model_version: Short digest of the exported models' sources (and of the default
+            strengths, when the export has them).
+        default_strength: The strength of a request that names none (``manifest.json``'s
+            ``default_strength``; 1 everywhere for an export without it).
     """
 
     tokenizer: PromptTokenizer
@@ -50,6 +54,7 @@ class ModelBundle:
     item_ids: tuple[str, ...]
     internal_ids: dict[str, int]
     model_version: str
+    default_strength: DefaultStrength = field(default_factory=DefaultStrength)
 
     @classmethod
     def load(cls, repository: Path) -> ModelBundle:
@@ -65,7 +70,14 @@ class ModelBundle:
             raise ConfigError(f"repository: items.json of {SEQ_BACKBONE.name} has no item_ids")
         ids = tuple(str(i) for i in item_ids)
         models = manifest.get("models", {})
-        digest = hashlib.sha256(json.dumps(models, sort_keys=True).encode()).hexdigest()[:12]
+        default_strength = DefaultStrength()
+        versioned: object = models  # what older exports' versions were digests of
+        if "default_strength" in manifest:
+            default_strength = DefaultStrength.from_json(
+                manifest["default_strength"], f"repository: {repository / 'manifest.json'}"
+            )
+            versioned = {"models": models, "default_strength": default_strength.to_json()}
+        digest = hashlib.sha256(json.dumps(versioned, sort_keys=True).encode()).hexdigest()[:12]
         tokenizer = PromptTokenizer(
             repository / PROMPT_ENCODER.name / "1" / "tokenizer.json",
             PROMPT_TOKENS,
@@ -77,4 +89,5 @@ class ModelBundle:
             item_ids=ids,
             internal_ids={item: i + 1 for i, item in enumerate(ids)},
             model_version=digest,
+            default_strength=default_strength,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -201,7 +201,10 @@ class SteeringPipeline:
             **tensors,
             PROMPT_IDS.name: ids,
             PROMPT_MASK.name: mask,
-            STRENGTH.name: np.array([[query.strength]], np.float32),
+            # No strength asked for: run at 1 and move to the default once the polarity is known.
+            STRENGTH.name: np.array(
+                [[1.0 if query.strength is None else query.strength]], np.float32
+            ),
         }
         budget = clock.left(self.settings.steering_budget_s)
         if budget is not None:
@@ -220,13 +223,23 @@ class SteeringPipeline:
         polarity = Polarity.NONE
         if named:
             polarity = Polarity.NEGATIVE if negative >= 0.5 else Polarity.POSITIVE
+        user, steered = out[USER_EMBEDDING.name][0], out[STEERED_EMBEDDING.name][0]
+        strength = query.strength
+        if strength is None:
+            strength = self.bundle.default_strength.for_prompt(
+                negative=polarity is Polarity.NEGATIVE,
+                hybrid=query.negative_mode is NegativeMode.HYBRID,
+            )
+            # steered = user + 1 * delta, so the default's vector is user + strength * delta
+            steered = user + np.float32(strength) * (steered - user)
         understood = Understanding(
             polarity=polarity,
             negative_probability=negative,
             tags=tuple(named),
             expert_weights=tuple(float(w) for w in out[EXPERT_WEIGHTS.name][0]),
+            strength=strength,
         )
-        return out[USER_EMBEDDING.name][0], out[STEERED_EMBEDDING.name][0], understood
+        return user, steered, understood
 
     async def _unsteered(
         self, tensors: dict[str, np.ndarray], clock: _Clock
@@ -259,12 +272,11 @@ class SteeringPipeline:
         ):
             hard = tuple(tag for tag, _ in understood.tags)
             must_not.append(Match("tags", hard))
-            understood = Understanding(
-                polarity=understood.polarity,
-                negative_probability=understood.negative_probability,
-                tags=understood.tags,
-                expert_weights=understood.expert_weights,
+            unsteered = query.negative_mode is NegativeMode.HARD
+            understood = replace(
+                understood,
                 hard_filtered_tags=hard,
+                strength=0.0 if unsteered else understood.strength,
             )
         lookup = self.bundle.internal_ids
         excluded = {lookup[item] for item in query.exclude_item_ids if item in lookup}

@@ -10,7 +10,6 @@ from dpr_plugin.serving.item_index import Condition, PayloadValue
 
 MAX_TOP_K = 200
 MAX_PROMPT_CHARS = 1000
-MAX_STRENGTH = 4.0
 RANK_DEPTH = 100
 """Depth of the unsteered list that rank changes are measured against."""
 DEFAULT_PAYLOAD_FIELDS = ("title", "tags")
@@ -71,7 +70,8 @@ class SteerQuery:
         must_not: Conditions no item satisfies.
         exclude_item_ids: Platform ids never returned.
         exclude_seen: Also exclude the history's items.
-        strength: Steering strength, 0..MAX_STRENGTH.
+        strength: Steering strength, 0..``default_strength.MAX_STRENGTH``; ``None``: the
+            export's default for what the prompt is understood as (``DefaultStrength``).
         negative_mode: How a negative prompt is applied.
         payload_fields: Payload fields returned with each item.
     """
@@ -85,7 +85,7 @@ class SteerQuery:
     must_not: tuple[Condition, ...] = ()
     exclude_item_ids: tuple[str, ...] = ()
     exclude_seen: bool = False
-    strength: float = 1.0
+    strength: float | None = None
     negative_mode: NegativeMode = NegativeMode.SOFT
     payload_fields: tuple[str, ...] = DEFAULT_PAYLOAD_FIELDS
 
@@ -108,13 +108,15 @@ class ScoredItem:
 
 @dataclass(frozen=True)
 class Understanding:
-    """What the steering head read from the prompt."""
+    """What the steering head read from the prompt, and the strength the served vector was
+    moved with (the request's or the export's default; 0 when it was not moved)."""
 
     polarity: Polarity = Polarity.NONE
     negative_probability: float = 0.0
     tags: tuple[tuple[str, float], ...] = ()
     expert_weights: tuple[float, ...] = ()
     hard_filtered_tags: tuple[str, ...] = ()
+    strength: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import urllib.request
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -14,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.server import SERVICE_NAME
+from dpr_plugin.serving.model_bundle import ModelBundle
 from tests.service_thread import ServiceThread
 
 USERS = [str(u) for u in range(1, 600, 23)]
@@ -70,6 +72,34 @@ def test_strength_zero_is_the_unsteered_list(service: ServiceThread) -> None:
     zero = steer(service, user_id="7", prompt="more horror", strength=0.0)
     assert [i.item_id for i in zero.items] == [i.item_id for i in plain.items]
     assert [i.score for i in zero.items] == pytest.approx([i.score for i in plain.items])
+
+
+def test_no_strength_asked_serves_the_exports_default_for_the_prompt(
+    service: ServiceThread, service_repository: Path
+) -> None:
+    default = ModelBundle.load(service_repository).default_strength
+    assert default.source == "validation NDCG@10"
+    for prompt, mode, expected in (
+        ("more horror", pb.NEGATIVE_MODE_SOFT, default.positive),
+        ("no dramas", pb.NEGATIVE_MODE_SOFT, default.negative),
+        ("no dramas", pb.NEGATIVE_MODE_HYBRID, default.negative_hybrid),
+    ):
+        unset = steer(service, user_id="7", prompt=prompt, negative_mode=mode, top_k=20)
+        assert unset.understood.strength == pytest.approx(expected), prompt
+        asked = steer(
+            service, user_id="7", prompt=prompt, negative_mode=mode, top_k=20, strength=expected
+        )
+        assert asked.understood.strength == pytest.approx(expected)
+        assert [i.item_id for i in unset.items] == [i.item_id for i in asked.items]
+        assert [i.score for i in unset.items] == pytest.approx(
+            [i.score for i in asked.items], abs=1e-4
+        )
+    hard = steer(service, user_id="7", prompt="no dramas", negative_mode=pb.NEGATIVE_MODE_HARD)
+    assert hard.understood.strength == 0.0
+    assert steer(service, user_id="7").understood.strength == 0.0
+    assert (
+        steer(service, user_id="7", prompt="more horror", strength=2.0).understood.strength == 2.0
+    )
 
 
 @pytest.mark.parametrize("mode", [pb.NEGATIVE_MODE_HARD, pb.NEGATIVE_MODE_HYBRID])

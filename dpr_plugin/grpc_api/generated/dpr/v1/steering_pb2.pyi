@@ -138,20 +138,22 @@ class TagScore(_message.Message):
     def __init__(self, tag: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class Understanding(_message.Message):
-    __slots__ = ("polarity", "negative_probability", "tags", "expert_weights", "expert_names", "hard_filtered_tags")
+    __slots__ = ("polarity", "negative_probability", "tags", "expert_weights", "expert_names", "hard_filtered_tags", "strength")
     POLARITY_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     EXPERT_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     EXPERT_NAMES_FIELD_NUMBER: _ClassVar[int]
     HARD_FILTERED_TAGS_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
     polarity: Polarity
     negative_probability: float
     tags: _containers.RepeatedCompositeFieldContainer[TagScore]
     expert_weights: _containers.RepeatedScalarFieldContainer[float]
     expert_names: _containers.RepeatedScalarFieldContainer[str]
     hard_filtered_tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, polarity: _Optional[_Union[Polarity, str]] = ..., negative_probability: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[TagScore, _Mapping]]] = ..., expert_weights: _Optional[_Iterable[float]] = ..., expert_names: _Optional[_Iterable[str]] = ..., hard_filtered_tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    strength: float
+    def __init__(self, polarity: _Optional[_Union[Polarity, str]] = ..., negative_probability: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[TagScore, _Mapping]]] = ..., expert_weights: _Optional[_Iterable[float]] = ..., expert_names: _Optional[_Iterable[str]] = ..., hard_filtered_tags: _Optional[_Iterable[str]] = ..., strength: _Optional[float] = ...) -> None: ...
 
 class SteerResponse(_message.Message):
     __slots__ = ("request_id", "items", "understood", "served_path", "fallback_reason", "model_version", "history_length", "unknown_history_items")

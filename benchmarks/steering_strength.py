@@ -1,0 +1,149 @@
+"""Steering strength on ML-1M: the tasks' figures from strength 0 to 4, the strength picked on
+validation, and the issue's targets at that strength on test.
+
+    .venv/bin/python -m benchmarks.steering_strength --data ../shared/data/ml-1m \\
+        --format ml-1m-tsv --heads runs/ml1m/steering-sasrec runs/ml1m/steering-gru4rec
+
+Each head is a checkpoint that ``benchmarks.steering_ml1m`` trained; its config names the
+backbone it steers. Nothing is trained here. The default strengths are picked on the
+validation cases as ``dpr train-steering`` picks them (``strength_sweep.calibrate``); the test
+figures at those strengths are set beside the filter baselines, which strength does not
+change. Strength 0 is the unsteered backbone, so hybrid at 0 is exactly the filter. Writes
+``benchmarks/results/steering_strength_ml1m.json`` and ``..._curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.steering_ml1m import targets
+from dpr_plugin.data.sources import load_split
+from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
+from dpr_plugin.evaluation.strength_sweep import STRENGTHS, calibrate, report_at, strength_curve
+from dpr_plugin.models.prompt_encoder import PromptEncoder
+from dpr_plugin.serving.default_strength import DefaultStrength
+from dpr_plugin.training.checkpoint import load_backbone, load_steering
+from dpr_plugin.training.steering_trainer import encode_prompts
+
+RESULTS = Path(__file__).parent / "results"
+STAGES = ("valid", "test")
+
+
+def run_one(args: argparse.Namespace, head_dir: Path, encoder: PromptEncoder) -> tuple[str, dict]:
+    head, tags, head_config = load_steering(head_dir)
+    checkpoint = Path(str(head_config.get("backbone_checkpoint", "")))
+    if not checkpoint.is_dir():
+        raise SystemExit(f"{head_dir}: backbone_checkpoint {str(checkpoint)!r} is not a directory")
+    backbone, catalogue, _ = load_backbone(checkpoint)
+    kind = backbone.config.kind
+    split = load_split(f"{args.format}:{args.data}")
+    if split.dataset.item_ids != catalogue.item_ids:
+        raise SystemExit(f"{checkpoint}: trained on another catalogue than {args.data}")
+    if tags != split.dataset.tag_names:
+        raise SystemExit(f"{head_dir}: tags {tags} differ from the dataset's")
+    trained, heldout = encode_prompts(encoder, tags, False), encode_prompts(encoder, tags, True)
+    item_tags = split.dataset.tag_matrix()[1:]
+    curves: dict[str, dict] = {}
+    for stage in STAGES:
+        started = time.perf_counter()
+        tasks = task_scores(backbone, head, split, trained, heldout, stage)
+        if stage == "valid":
+            default, curves[stage] = calibrate(tasks, item_tags)
+        else:
+            curves[stage] = {task: strength_curve(tasks[task], item_tags) for task in tasks}
+        for task in tasks:
+            curves[stage][task]["cases"] = len(tasks[task].cases)
+        print(f"{kind} {stage}: {time.perf_counter() - started:.1f} s", flush=True)
+    test_at_default = report_at(curves["test"], default)
+    return kind, {
+        "head": str(head_dir),
+        "backbone_checkpoint": str(checkpoint),
+        "default_strength": default.to_json(),
+        "default_strength_in_checkpoint": head_config.get("default_strength"),
+        "test_at_default": test_at_default,
+        "targets_at_default": targets(test_at_default),
+        "targets_at_1": targets(report_at(curves["test"], DefaultStrength())),
+        "curves": curves,
+    }
+
+
+def plot(per_backbone: dict[str, dict], path: Path) -> None:
+    """NDCG@10 against strength (test, solid; validation, dotted) beside the filter lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = list(per_backbone)
+    fig, axes = plt.subplots(len(TASKS), len(kinds), figsize=(7 * len(kinds), 8), squeeze=False)
+    for col, kind in enumerate(kinds):
+        for row, task in enumerate(TASKS):
+            ax = axes[row][col]
+            for stage, style in (("test", "-"), ("valid", ":")):
+                block = per_backbone[kind]["curves"][stage][task]
+                xs = [p["strength"] for p in block["curve"]]
+                for method, colour in (("dpr", "C0"), ("hybrid", "C1")):
+                    ys = [p[method]["ndcg@10"] for p in block["curve"]]
+                    ax.plot(xs, ys, style, color=colour, marker="o", ms=3,
+                            label=f"{method} ({stage})")  # fmt: skip
+                for base, colour in (("filter", "C2"), ("postfilter", "C3")):
+                    ax.axhline(block["baselines"][base]["ndcg@10"], ls=style, color=colour,
+                               lw=1, label=f"{base} ({stage})")  # fmt: skip
+            ax.set_title(f"{kind}: {task} steering, NDCG@10 against strength")
+            ax.set_xlabel("strength")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--format", default="ml-1m-tsv")
+    parser.add_argument("--heads", nargs="+", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--result-name", default="steering_strength_ml1m", help="stem of the result JSON and PNG"
+    )
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    encoder = PromptEncoder()
+    per_backbone: dict[str, dict] = {}
+    for head_dir in args.heads:
+        kind, report = run_one(args, head_dir, encoder)
+        per_backbone[kind] = report
+        summary = {"default_strength": report["default_strength"], **report["targets_at_default"]}
+        print(json.dumps({kind: summary}, indent=2), flush=True)
+    png = RESULTS / f"{args.result_name}_curves.png"
+    plot(per_backbone, png)
+    body = {
+        **per_backbone,
+        "strengths": list(STRENGTHS),
+        "note": (
+            "Scores at strength a are base + a * (dpr_1 - base): the steered vector is "
+            "h + a * delta. default_strength is what dpr_plugin.evaluation.strength_sweep."
+            "calibrate picks on validation NDCG@10 (positive on DPR, also used for the positive "
+            "hybrid; negative on DPR and on the hybrid separately), as the service serves it; "
+            "targets_at_default are the test figures there, targets_at_1 the head as trained."
+        ),
+        "curves_png": str(png.relative_to(RESULTS.parent.parent)),
+        "command": command_line("benchmarks.steering_strength"),
+        "git_sha": git_sha(),
+    }
+    out = RESULTS / f"{args.result_name}.json"
+    write_result(out, body)
+    print(f"wrote {out} and {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

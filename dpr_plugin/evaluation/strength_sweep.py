@@ -1,0 +1,142 @@
+"""Steering strength: how far along the steering move a request goes, and picking it on
+validation.
+
+The head returns ``h' = h + alpha * delta`` and a score is a dot product with the item table,
+so a task's scores at any alpha are ``base + (alpha / alpha_0) * (dpr - base)`` for scores
+``dpr`` computed at ``alpha_0``: one head pass gives the whole curve. ``calibrate`` picks the
+served defaults (``DefaultStrength``) on validation cases: positive on DPR's NDCG@10 (a
+platform that adds the tag as a filter gets the positive hybrid at the same strength),
+negative on DPR's and on the hybrid's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.evaluation.steering_eval import TASKS, TaskScores, method_scores, task_scores
+from dpr_plugin.evaluation.steering_metrics import task_report
+from dpr_plugin.models.backbone import SequentialBackbone
+from dpr_plugin.models.prompt_features import PromptFeatures
+from dpr_plugin.models.steering_head import SteeringHead
+from dpr_plugin.serving.default_strength import DefaultStrength
+
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
+STEERED_METHODS = ("dpr", "hybrid")
+BASELINES = ("backbone", "postfilter", "filter")
+
+
+def at_strength(task: TaskScores, strength: float) -> TaskScores:
+    """``task`` with its steered scores (trained and held-out phrasings) moved to ``strength``."""
+    if not np.isfinite(strength) or strength < 0:
+        raise ValueError(f"strength: must be a finite number >= 0, got {strength}")
+    if task.strength <= 0:
+        raise ValueError(f"task.strength: must be > 0 to extrapolate, got {task.strength}")
+    scale = strength / task.strength
+
+    def move(steered: np.ndarray) -> np.ndarray:
+        return task.base + np.float32(scale) * (steered - task.base)
+
+    return replace(task, dpr=move(task.dpr), heldout=move(task.heldout), strength=strength)
+
+
+def _report(task: TaskScores, scores: np.ndarray, item_tags: np.ndarray) -> dict[str, float]:
+    report = task_report(scores, task.gold, item_tags, task.cases.tags, task.cases.negative)
+    return {k: round(v, 4) for k, v in report.items()}
+
+
+def strength_curve(
+    task: TaskScores, item_tags: np.ndarray, strengths: tuple[float, ...] = STRENGTHS
+) -> dict[str, object]:
+    """The steered methods' figures at each strength, beside the baselines (which do not
+    depend on it).
+
+    Returns:
+        ``{"baselines": {method: report}, "curve": [{"strength": a, "dpr": report,
+        "hybrid": report, "heldout_phrasing": report}, ...]}``; a report is
+        ``task_report``'s, rounded to 4 places (held-out phrasings: DPR with them).
+    """
+    unsteered = method_scores(task)
+    curve = []
+    for strength in strengths:
+        moved = at_strength(task, strength)
+        methods = method_scores(moved)
+        curve.append(
+            {
+                "strength": strength,
+                **{m: _report(task, methods[m], item_tags) for m in STEERED_METHODS},
+                "heldout_phrasing": _report(task, moved.heldout, item_tags),
+            }
+        )
+    return {
+        "baselines": {m: _report(task, unsteered[m], item_tags) for m in BASELINES},
+        "curve": curve,
+    }
+
+
+def pick_strength(curve: list[dict], method: str, metric: str = "ndcg@10") -> float:
+    """The strength of ``curve`` where ``method``'s ``metric`` is highest; a tie goes to the
+    strength nearest 1 (the head as trained)."""
+    if not curve:
+        raise ValueError("curve: is empty")
+    if method not in curve[0]:
+        raise ValueError(f"method: {method!r} is not in the curve ({', '.join(curve[0])})")
+    best = max(point[method][metric] for point in curve)
+    ties = [point["strength"] for point in curve if point[method][metric] == best]
+    return min(ties, key=lambda strength: abs(strength - 1.0))
+
+
+def point_at(curve: list[dict], strength: float) -> dict:
+    """The curve's point at ``strength``."""
+    for point in curve:
+        if point["strength"] == strength:
+            return point
+    raise ValueError(f"strength: {strength} is not on the curve")
+
+
+def calibrate(
+    tasks: dict[str, TaskScores], item_tags: np.ndarray, strengths: tuple[float, ...] = STRENGTHS
+) -> tuple[DefaultStrength, dict[str, dict]]:
+    """The defaults picked on ``tasks`` (validation cases) and the curves they come from; a
+    polarity without cases keeps 1."""
+    curves = {name: strength_curve(task, item_tags, strengths) for name, task in tasks.items()}
+    picks: dict[str, float] = {}
+    if "positive" in curves:
+        picks["positive"] = pick_strength(curves["positive"]["curve"], "dpr")
+    if "negative" in curves:
+        picks["negative"] = pick_strength(curves["negative"]["curve"], "dpr")
+        picks["negative_hybrid"] = pick_strength(curves["negative"]["curve"], "hybrid")
+    return DefaultStrength(**picks, source="validation NDCG@10"), curves
+
+
+def calibrate_head(
+    backbone: SequentialBackbone,
+    head: SteeringHead,
+    split: LeaveOneOutSplit,
+    trained_prompts: dict[tuple[int, bool], PromptFeatures],
+    heldout_prompts: dict[tuple[int, bool], PromptFeatures],
+) -> tuple[DefaultStrength, dict[str, dict]]:
+    """``calibrate`` on the validation cases of ``split``."""
+    tasks = task_scores(backbone, head, split, trained_prompts, heldout_prompts, stage="valid")
+    return calibrate(tasks, split.dataset.tag_matrix()[1:])
+
+
+def report_at(curves: dict[str, dict], default: DefaultStrength) -> dict[str, dict]:
+    """Figures shaped like ``evaluate_steering``'s tasks with every steered method at its
+    default (held-out phrasings at DPR's) and the baselines as they are."""
+    report: dict[str, dict] = {}
+    for task in TASKS:
+        if task not in curves:
+            continue
+        negative = task == "negative"
+        curve = curves[task]["curve"]
+        dpr = point_at(curve, default.for_prompt(negative, hybrid=False))
+        report[task] = {
+            **curves[task]["baselines"],
+            "dpr": dpr["dpr"],
+            "hybrid": point_at(curve, default.for_prompt(negative, hybrid=True))["hybrid"],
+            "heldout_phrasing": dpr["heldout_phrasing"],
+        }
+    return report
