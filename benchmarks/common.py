@@ -66,3 +66,22 @@ def write_result(path: Path, body: dict[str, object]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=2) + "\n")
     tmp.replace(path)
+
+
+def write_plotted_result(
+    results: Path, stem: str, body: dict[str, object], png: Path, png_key: str, module: str
+) -> Path:
+    """Writes ``results/<stem>.json``: ``body`` plus the repository path of its (already
+    drawn) ``png`` under ``png_key``, the command and the commit; prints what it wrote."""
+    out = results / f"{stem}.json"
+    write_result(
+        out,
+        {
+            **body,
+            png_key: str(png.resolve().relative_to(_REPOSITORY)),
+            "command": command_line(module),
+            "git_sha": git_sha(),
+        },
+    )
+    print(f"wrote {out} and {png}")
+    return out

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import write_plotted_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.steering_eval import evaluate_steering
 from dpr_plugin.evaluation.strength_sweep import calibrate_head
@@ -192,13 +192,10 @@ def main() -> int:
             "a target a filter removes counts as a miss. The paper's exact case selection and "
             "filter baseline are not known, so its 0.5748 is a reference, not a like-for-like."
         ),
-        "per_tag_png": str(png.relative_to(RESULTS.parent.parent)),
-        "command": command_line("benchmarks.steering_ml1m"),
-        "git_sha": git_sha(),
     }
-    out = RESULTS / f"{args.result_name}.json"
-    write_result(out, body)
-    print(f"wrote {out} and {png}")
+    write_plotted_result(
+        RESULTS, args.result_name, body, png, "per_tag_png", "benchmarks.steering_ml1m"
+    )
     return 0
 
 

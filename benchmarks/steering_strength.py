@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import write_plotted_result
 from benchmarks.steering_ml1m import targets
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
@@ -135,13 +135,10 @@ def main() -> int:
             "hybrid; negative on DPR and on the hybrid separately), as the service serves it; "
             "targets_at_default are the test figures there, targets_at_1 the head as trained."
         ),
-        "curves_png": str(png.relative_to(RESULTS.parent.parent)),
-        "command": command_line("benchmarks.steering_strength"),
-        "git_sha": git_sha(),
     }
-    out = RESULTS / f"{args.result_name}.json"
-    write_result(out, body)
-    print(f"wrote {out} and {png}")
+    write_plotted_result(
+        RESULTS, args.result_name, body, png, "curves_png", "benchmarks.steering_strength"
+    )
     return 0
 
 
