@@ -25,6 +25,11 @@ from tests.redis_server import RedisServer, require_redis, serve_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
+SHARED_CASE_TIMEOUT_S = 5.0
+"""Redis timeout of the cases both stores share (SQLite waits 5 s on a busy file too): they
+test what is stored, and the serving default of 0.5 s to connect 32 pooled sockets at once
+timed out on a loaded 2-core CI machine. The timeout cases below keep 0.5 s."""
+
 StoreFactory = Callable[..., HistoryStore]
 Scenario = Callable[[HistoryStore], Awaitable[Any]]
 
@@ -47,7 +52,9 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     from dpr_plugin.serving.redis_history import RedisHistoryStore
 
     prefix = f"test:{uuid.uuid4().hex}:"
-    return lambda max_length=50: RedisHistoryStore(server.url, max_length, key_prefix=prefix)
+    return lambda max_length=50: RedisHistoryStore(
+        server.url, max_length, key_prefix=prefix, timeout_s=SHARED_CASE_TIMEOUT_S
+    )
 
 
 def run(make_store: StoreFactory, scenario: Scenario, max_length: int = 50) -> Any:
