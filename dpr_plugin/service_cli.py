@@ -119,6 +119,8 @@ def _cmd_steer(args: argparse.Namespace) -> int:
         stub = pb_grpc.SteeringServiceStub(channel)
         for prompt in prompts:
             request = pb.SteerRequest(user_id=args.user, prompt=prompt, top_k=args.top_k)
+            if args.strength is not None:
+                request.strength = args.strength
             request.must_tags.extend(args.must_tag)
             request.must_not_tags.extend(args.must_not_tag)
             request.negative_mode = pb.NegativeMode.Value(
@@ -147,8 +149,12 @@ def _summary(prompt: str, response: object) -> str:
     polarity = pb.Polarity.Name(understood.polarity).removeprefix("POLARITY_").lower()
     banned = list(understood.hard_filtered_tags)
     hard = f", hard filter {banned}" if banned else ""
+    moved = f", strength {understood.strength:.2f}" if understood.strength else ""
     fallback = f", fallback: {response.fallback_reason}" if response.fallback_reason else ""
-    return f"{prompt or '(no prompt)'!r}: {path}, understood {polarity} [{tags}]{hard}{fallback}"
+    return (
+        f"{prompt or '(no prompt)'!r}: {path}, understood {polarity} [{tags}]{moved}{hard}"
+        f"{fallback}"
+    )
 
 
 def _tags(item: object) -> list[str]:
@@ -229,6 +235,9 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     steer.add_argument("--must-tag", action="append", default=[])
     steer.add_argument("--must-not-tag", action="append", default=[])
     steer.add_argument("--negative-mode", choices=("soft", "hard", "hybrid"), default="soft")
+    steer.add_argument(
+        "--strength", type=float, default=None, help="0..4; absent: the export's default"
+    )
     steer.add_argument("--timeout", type=float, default=5.0)
     steer.add_argument("--json", action="store_true", help="print the response as JSON")
     steer.set_defaults(func=_cmd_steer)

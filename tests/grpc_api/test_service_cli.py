@@ -55,6 +55,16 @@ def test_steer_prints_a_side_by_side_table(
     assert len([line for line in out.splitlines() if line[:3].strip().isdigit()]) == 5
 
 
+def test_steer_passes_a_strength_and_prints_the_applied_one(
+    service: ServiceThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["steer", "--target", service.target, "--user", "1", "--top-k", "3",
+                 "--prompt", "more comedies", "--strength", "0.5"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "'more comedies': steered, understood positive" in out
+    assert "strength 0.50" in out
+
+
 def test_steer_reports_a_status_error_in_one_line(
     service: ServiceThread, capsys: pytest.CaptureFixture[str]
 ) -> None:
