@@ -111,14 +111,27 @@ def task_scores(
     return out
 
 
-def method_scores(task: TaskScores) -> dict[str, np.ndarray]:
-    """Each method's ``[B, N]`` scores (``-inf`` = removed) on one task."""
+def baseline_scores(task: TaskScores) -> dict[str, np.ndarray]:
+    """The unsteered methods' ``[B, N]`` scores (``-inf`` = removed) on one task."""
     return {
         "backbone": task.base,
-        "dpr": task.dpr,
-        "hybrid": hard_filter(task.dpr, task.allowed),
         "postfilter": postfilter(task.base, task.allowed),
         "filter": hard_filter(task.base, task.allowed),
+    }
+
+
+def steered_scores(task: TaskScores) -> dict[str, np.ndarray]:
+    """The steered methods' ``[B, N]`` scores at ``task.strength`` (``-inf`` = removed)."""
+    return {"dpr": task.dpr, "hybrid": hard_filter(task.dpr, task.allowed)}
+
+
+def method_scores(task: TaskScores) -> dict[str, np.ndarray]:
+    """Each method's ``[B, N]`` scores on one task, in report order."""
+    base, steered = baseline_scores(task), steered_scores(task)
+    return {
+        "backbone": base["backbone"],
+        **steered,
+        **{k: base[k] for k in ("postfilter", "filter")},
     }
 
 

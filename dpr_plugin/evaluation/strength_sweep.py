@@ -16,7 +16,13 @@ from dataclasses import replace
 import numpy as np
 
 from dpr_plugin.data.split import LeaveOneOutSplit
-from dpr_plugin.evaluation.steering_eval import TASKS, TaskScores, method_scores, task_scores
+from dpr_plugin.evaluation.steering_eval import (
+    TASKS,
+    TaskScores,
+    baseline_scores,
+    steered_scores,
+    task_scores,
+)
 from dpr_plugin.evaluation.steering_metrics import task_report
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_features import PromptFeatures
@@ -24,8 +30,6 @@ from dpr_plugin.models.steering_head import SteeringHead
 from dpr_plugin.serving.default_strength import DefaultStrength
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
-STEERED_METHODS = ("dpr", "hybrid")
-BASELINES = ("backbone", "postfilter", "filter")
 
 
 def at_strength(task: TaskScores, strength: float) -> TaskScores:
@@ -58,20 +62,19 @@ def strength_curve(
         "hybrid": report, "heldout_phrasing": report}, ...]}``; a report is
         ``task_report``'s, rounded to 4 places (held-out phrasings: DPR with them).
     """
-    unsteered = method_scores(task)
     curve = []
     for strength in strengths:
         moved = at_strength(task, strength)
-        methods = method_scores(moved)
         curve.append(
             {
                 "strength": strength,
-                **{m: _report(task, methods[m], item_tags) for m in STEERED_METHODS},
+                **{m: _report(task, s, item_tags) for m, s in steered_scores(moved).items()},
                 "heldout_phrasing": _report(task, moved.heldout, item_tags),
             }
         )
+    baselines = baseline_scores(task)
     return {
-        "baselines": {m: _report(task, unsteered[m], item_tags) for m in BASELINES},
+        "baselines": {m: _report(task, s, item_tags) for m, s in baselines.items()},
         "curve": curve,
     }
 
