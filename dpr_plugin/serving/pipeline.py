@@ -173,6 +173,7 @@ class SteeringPipeline:
         where, understood = self._filter(query, known, understood)
         if understood.hard_filtered_tags and query.negative_mode is NegativeMode.HARD:
             served = user
+            understood = replace(understood, strength=0.0)
         items = await self._search(query, served, user, where, clock)
         clock.lap("search")
         clock.timings["total"] = (time.perf_counter() - clock.start) * 1000.0
@@ -272,12 +273,7 @@ class SteeringPipeline:
         ):
             hard = tuple(tag for tag, _ in understood.tags)
             must_not.append(Match("tags", hard))
-            unsteered = query.negative_mode is NegativeMode.HARD
-            understood = replace(
-                understood,
-                hard_filtered_tags=hard,
-                strength=0.0 if unsteered else understood.strength,
-            )
+            understood = replace(understood, hard_filtered_tags=hard)
         lookup = self.bundle.internal_ids
         excluded = {lookup[item] for item in query.exclude_item_ids if item in lookup}
         if query.exclude_seen:
