@@ -6,9 +6,10 @@ validation, and the issue's targets at that strength on test.
 
 Each head is a checkpoint that ``benchmarks.steering_ml1m`` trained; its config names the
 backbone it steers. Nothing is trained here. The default strengths are picked on the
-validation cases as ``dpr train-steering`` picks them (``strength_sweep.calibrate``); the test
-figures at those strengths are set beside the filter baselines, which strength does not
-change. Strength 0 is the unsteered backbone, so hybrid at 0 is exactly the filter. Writes
+validation cases as ``dpr train-steering`` picks them (``strength_sweep.calibrate``); the
+validation and test figures at those strengths are set beside the filter baselines, which
+strength does not change (validation's are what a choice between heads is made on).
+Strength 0 is the unsteered backbone, so hybrid at 0 is exactly the filter. Writes
 ``benchmarks/results/steering_strength_ml1m.json`` and ``..._curves.png``.
 """
 
@@ -26,9 +27,16 @@ from benchmarks.common import write_plotted_result
 from benchmarks.steering_ml1m import targets
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
-from dpr_plugin.evaluation.strength_sweep import STRENGTHS, calibrate, report_at, strength_curve
+from dpr_plugin.evaluation.strength_sweep import (
+    STRENGTHS,
+    Adherence,
+    calibrate,
+    report_at,
+    strength_curve,
+)
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.serving.default_strength import DefaultStrength
+from dpr_plugin.settings import add_arguments, build
 from dpr_plugin.training.checkpoint import load_backbone, load_steering
 from dpr_plugin.training.steering_trainer import encode_prompts
 
@@ -55,18 +63,21 @@ def run_one(args: argparse.Namespace, head_dir: Path, encoder: PromptEncoder) ->
         started = time.perf_counter()
         tasks = task_scores(backbone, head, split, trained, heldout, stage)
         if stage == "valid":
-            default, curves[stage] = calibrate(tasks, item_tags)
+            default, curves[stage] = calibrate(tasks, item_tags, adherence=args.adherence)
         else:
             curves[stage] = {task: strength_curve(tasks[task], item_tags) for task in tasks}
         for task in tasks:
             curves[stage][task]["cases"] = len(tasks[task].cases)
         print(f"{kind} {stage}: {time.perf_counter() - started:.1f} s", flush=True)
+    valid_at_default = report_at(curves["valid"], default)
     test_at_default = report_at(curves["test"], default)
     return kind, {
         "head": str(head_dir),
         "backbone_checkpoint": str(checkpoint),
         "default_strength": default.to_json(),
         "default_strength_in_checkpoint": head_config.get("default_strength"),
+        "valid_at_default": valid_at_default,
+        "targets_valid_at_default": targets(valid_at_default),
         "test_at_default": test_at_default,
         "targets_at_default": targets(test_at_default),
         "targets_at_1": targets(report_at(curves["test"], DefaultStrength())),
@@ -113,7 +124,9 @@ def main() -> int:
     parser.add_argument(
         "--result-name", default="steering_strength_ml1m", help="stem of the result JSON and PNG"
     )
+    add_arguments(parser, Adherence, "adherence")
     args = parser.parse_args()
+    args.adherence = build(Adherence, args, "adherence")
     if args.threads:
         torch.set_num_threads(args.threads)
     encoder = PromptEncoder()
@@ -132,8 +145,10 @@ def main() -> int:
             "Scores at strength a are base + a * (dpr_1 - base): the steered vector is "
             "h + a * delta. default_strength is what dpr_plugin.evaluation.strength_sweep."
             "calibrate picks on validation NDCG@10 (positive on DPR, also used for the positive "
-            "hybrid; negative on DPR and on the hybrid separately), as the service serves it; "
-            "targets_at_default are the test figures there, targets_at_1 the head as trained."
+            "hybrid; negative on DPR and on the hybrid separately; the soft picks only among "
+            "strengths that keep the Adherence bounds in its source), as the service serves it; "
+            "targets_valid_at_default / targets_at_default are the validation / test figures "
+            "there, targets_at_1 the test figures of the head as trained."
         ),
     }
     write_plotted_result(

@@ -83,7 +83,7 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
     import torch
 
     from dpr_plugin.evaluation.steering_eval import evaluate_steering
-    from dpr_plugin.evaluation.strength_sweep import calibrate_head
+    from dpr_plugin.evaluation.strength_sweep import Adherence, calibrate_head
     from dpr_plugin.models.prompt_encoder import PromptEncoder
     from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
     from dpr_plugin.settings import build
@@ -105,6 +105,7 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
         SteeringConfig, args, "head", hidden_dim=backbone.config.hidden_dim, num_tags=len(tags)
     )
     train_cfg = build(SteeringTrainConfig, args, "steer")
+    adherence = build(Adherence, args, "adherence")
     encoder = PromptEncoder()
     head = SteeringHead(head_cfg)
     result = train_steering_head(
@@ -118,7 +119,7 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     trained, heldout = encode_prompts(encoder, tags, False), encode_prompts(encoder, tags, True)
-    default, _ = calibrate_head(backbone, head, split, trained, heldout)
+    default, _ = calibrate_head(backbone, head, split, trained, heldout, adherence)
     report = evaluate_steering(backbone, head, split, trained, heldout, stage=args.stage)
     report["default_strength"] = default.to_json()
     record = {
@@ -189,6 +190,7 @@ def _cmd_triton(args: argparse.Namespace) -> int:
 
 def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     """train, evaluate, train-steering: they need the ``train`` extra (torch)."""
+    from dpr_plugin.evaluation.strength_sweep import Adherence
     from dpr_plugin.models.backbone import BACKBONES, BackboneConfig
     from dpr_plugin.models.steering_head import SteeringConfig
     from dpr_plugin.settings import add_arguments
@@ -224,6 +226,7 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     _add_data_flags(steering, required=False)
     add_arguments(steering, SteeringConfig, "head", skip=("hidden_dim", "num_tags"))
     add_arguments(steering, SteeringTrainConfig, "steer")
+    add_arguments(steering, Adherence, "adherence")
     steering.set_defaults(func=_cmd_train_steering)
 
 

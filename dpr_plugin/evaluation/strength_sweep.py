@@ -7,15 +7,22 @@ so a task's scores at any alpha are ``base + (alpha / alpha_0) * (dpr - base)`` 
 served defaults (``DefaultStrength``) on validation cases: positive on DPR's NDCG@10 (a
 platform that adds the tag as a filter gets the positive hybrid at the same strength),
 negative on DPR's and on the hybrid's.
+
+The soft picks are bounded by ``Adherence``: NDCG@10 alone would trade a list that follows
+the prompt for a little accuracy (on ML-1M it put GRU4Rec's "no X" at half strength, where a
+top 10 still held 0.48 X items on average against 0.05 at 1), and the soft mode is the
+server's default for negative prompts. The
+hybrid pick has no bound: its filter removes every banned item whatever the strength.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.errors import ConfigError
 from dpr_plugin.evaluation.steering_eval import (
     TASKS,
     TaskScores,
@@ -79,15 +86,58 @@ def strength_curve(
     }
 
 
-def pick_strength(curve: list[dict], method: str, metric: str = "ndcg@10") -> float:
-    """The strength of ``curve`` where ``method``'s ``metric`` is highest; a tie goes to the
-    strength nearest 1 (the head as trained)."""
+@dataclass(frozen=True)
+class Adherence:
+    """How closely a soft-steered top 10 must follow its prompt, on average over the cases, for
+    a strength to be picked.
+
+    Attributes:
+        min_tag_hit: "more X": least share of the top 10 carrying X (tag_hit@10).
+        max_violation: "no X": largest share of the top 10 carrying X (violation@10).
+    """
+
+    min_tag_hit: float = 0.95
+    max_violation: float = 0.01
+
+    def __post_init__(self) -> None:
+        for name in ("min_tag_hit", "max_violation"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+                raise ConfigError(f"{name}: must be a share in [0, 1], got {value!r}")
+
+    def describe(self) -> str:
+        return f"tag_hit@10 >= {self.min_tag_hit}, violation@10 <= {self.max_violation}"
+
+
+Bound = tuple[str, str, float]  # (metric, ">=" or "<=", value)
+
+
+def pick_strength(
+    curve: list[dict], method: str, metric: str = "ndcg@10", bound: Bound | None = None
+) -> float:
+    """The strength of ``curve`` where ``method``'s ``metric`` is highest among the points that
+    keep ``bound`` (e.g. ``("violation@10", "<=", 0.01)``); when none keeps it, among the points
+    nearest to it. A tie goes to the strength nearest 1 (the head as trained)."""
     if not curve:
         raise ValueError("curve: is empty")
     if method not in curve[0]:
         raise ValueError(f"method: {method!r} is not in the curve ({', '.join(curve[0])})")
-    best = max(point[method][metric] for point in curve)
-    ties = [point["strength"] for point in curve if point[method][metric] == best]
+    points = curve
+    if bound is not None:
+        name, sense, limit = bound
+        if sense not in (">=", "<="):
+            raise ValueError(f"bound: the sense must be '>=' or '<=', got {sense!r}")
+        if name not in curve[0][method]:
+            raise ValueError(f"bound: {name!r} is not a figure of {method!r}")
+        sign = 1.0 if sense == ">=" else -1.0
+        kept = [p for p in curve if sign * (p[method][name] - limit) >= 0]
+        if kept:
+            points = kept
+        else:
+            nearest = max(sign * p[method][name] for p in curve)
+            points = [p for p in curve if sign * p[method][name] == nearest]
+    best = max(point[method][metric] for point in points)
+    ties = [point["strength"] for point in points if point[method][metric] == best]
     return min(ties, key=lambda strength: abs(strength - 1.0))
 
 
@@ -100,18 +150,27 @@ def point_at(curve: list[dict], strength: float) -> dict:
 
 
 def calibrate(
-    tasks: dict[str, TaskScores], item_tags: np.ndarray, strengths: tuple[float, ...] = STRENGTHS
+    tasks: dict[str, TaskScores],
+    item_tags: np.ndarray,
+    strengths: tuple[float, ...] = STRENGTHS,
+    adherence: Adherence = Adherence(),
 ) -> tuple[DefaultStrength, dict[str, dict]]:
     """The defaults picked on ``tasks`` (validation cases) and the curves they come from; a
     polarity without cases keeps 1."""
     curves = {name: strength_curve(task, item_tags, strengths) for name, task in tasks.items()}
     picks: dict[str, float] = {}
     if "positive" in curves:
-        picks["positive"] = pick_strength(curves["positive"]["curve"], "dpr")
+        picks["positive"] = pick_strength(
+            curves["positive"]["curve"], "dpr", bound=("tag_hit@10", ">=", adherence.min_tag_hit)
+        )
     if "negative" in curves:
-        picks["negative"] = pick_strength(curves["negative"]["curve"], "dpr")
-        picks["negative_hybrid"] = pick_strength(curves["negative"]["curve"], "hybrid")
-    return DefaultStrength(**picks, source="validation NDCG@10"), curves
+        negative = curves["negative"]["curve"]
+        picks["negative"] = pick_strength(
+            negative, "dpr", bound=("violation@10", "<=", adherence.max_violation)
+        )
+        picks["negative_hybrid"] = pick_strength(negative, "hybrid")
+    source = f"validation NDCG@10 with {adherence.describe()}"
+    return DefaultStrength(**picks, source=source), curves
 
 
 def calibrate_head(
@@ -120,10 +179,11 @@ def calibrate_head(
     split: LeaveOneOutSplit,
     trained_prompts: dict[tuple[int, bool], PromptFeatures],
     heldout_prompts: dict[tuple[int, bool], PromptFeatures],
+    adherence: Adherence = Adherence(),
 ) -> tuple[DefaultStrength, dict[str, dict]]:
     """``calibrate`` on the validation cases of ``split``."""
     tasks = task_scores(backbone, head, split, trained_prompts, heldout_prompts, stage="valid")
-    return calibrate(tasks, split.dataset.tag_matrix()[1:])
+    return calibrate(tasks, split.dataset.tag_matrix()[1:], adherence=adherence)
 
 
 def report_at(curves: dict[str, dict], default: DefaultStrength) -> dict[str, dict]:

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from dpr_plugin.data.split import leave_one_out
+from dpr_plugin.errors import ConfigError
 from dpr_plugin.evaluation.steering_eval import method_scores, task_scores
 from dpr_plugin.evaluation.strength_sweep import (
+    Adherence,
     at_strength,
     calibrate,
     pick_strength,
@@ -19,7 +21,6 @@ from dpr_plugin.evaluation.strength_sweep import (
 from dpr_plugin.models.backbone import BackboneConfig, build_backbone
 from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
-from dpr_plugin.serving.default_strength import DefaultStrength
 from tests.training.test_steering_trainer import make_switching_dataset
 
 PROMPT_DIM = 384
@@ -82,8 +83,12 @@ def test_strength_zero_is_the_backbone_and_hybrid_there_is_the_filter(untrained)
     assert method_scores(task)["dpr"] is task.dpr
 
 
-def _point(strength: float, ndcg: float) -> dict:
-    return {"strength": strength, "dpr": {"ndcg@10": ndcg}, "hybrid": {"ndcg@10": 1 - ndcg}}
+def _point(strength: float, ndcg: float, violation: float = 0.0) -> dict:
+    return {
+        "strength": strength,
+        "dpr": {"ndcg@10": ndcg, "violation@10": violation},
+        "hybrid": {"ndcg@10": 1 - ndcg},
+    }
 
 
 def test_pick_strength_takes_the_best_and_breaks_ties_toward_one() -> None:
@@ -91,6 +96,17 @@ def test_pick_strength_takes_the_best_and_breaks_ties_toward_one() -> None:
     assert pick_strength(curve, "dpr") == 0.5  # 0.5 and 2.0 tie; 0.5 is nearer 1
     assert pick_strength(curve, "hybrid") == 0.0
     assert pick_strength([_point(0.0, 0.2), _point(1.0, 0.2)], "dpr") == 1.0
+
+
+def test_pick_strength_keeps_the_bound_and_falls_back_to_the_nearest_point() -> None:
+    curve = [_point(0.5, 0.45, 0.05), _point(1.0, 0.40, 0.01), _point(2.0, 0.30, 0.002)]
+    assert pick_strength(curve, "dpr") == 0.5
+    assert pick_strength(curve, "dpr", bound=("violation@10", "<=", 0.01)) == 1.0
+    assert pick_strength(curve, "dpr", bound=("violation@10", "<=", 0.005)) == 2.0
+    # none keeps it: the points nearest to it, then the best NDCG among them
+    assert pick_strength(curve, "dpr", bound=("violation@10", "<=", 0.001)) == 2.0
+    assert pick_strength(curve, "dpr", bound=("ndcg@10", ">=", 0.41)) == 0.5
+    assert pick_strength(curve, "dpr", bound=("ndcg@10", ">=", 0.9)) == 0.5
 
 
 def test_bad_arguments_name_their_field(untrained) -> None:
@@ -107,21 +123,49 @@ def test_bad_arguments_name_their_field(untrained) -> None:
         pick_strength([], "dpr")
     with pytest.raises(ValueError, match=r"^strength: "):
         point_at([_point(1.0, 0.1)], 0.5)
+    with pytest.raises(ValueError, match=r"^bound: .*'violation@10' is not a figure of 'hybrid'"):
+        pick_strength([_point(1.0, 0.1)], "hybrid", bound=("violation@10", "<=", 0.01))
+    with pytest.raises(ValueError, match=r"^bound: the sense"):
+        pick_strength([_point(1.0, 0.1)], "dpr", bound=("violation@10", "<", 0.01))
+    for field, value in (("max_violation", 1.5), ("min_tag_hit", -0.1), ("min_tag_hit", "x")):
+        with pytest.raises(ConfigError, match=rf"^{field}: must be a share in \[0, 1\]"):
+            Adherence(**{field: value})
 
 
 def test_calibrate_picks_each_default_from_its_own_curve(untrained) -> None:
     tasks = task_scores(*untrained, stage="valid")
     item_tags = untrained[2].dataset.tag_matrix()[1:]
-    default, curves = calibrate(tasks, item_tags)
-    assert default.source == "validation NDCG@10"
-    assert default.positive == pick_strength(curves["positive"]["curve"], "dpr")
-    assert default.negative == pick_strength(curves["negative"]["curve"], "dpr")
-    assert default.negative_hybrid == pick_strength(curves["negative"]["curve"], "hybrid")
+    adherence = Adherence(min_tag_hit=0.3, max_violation=0.2)
+    default, curves = calibrate(tasks, item_tags, adherence=adherence)
+    assert default.source == ("validation NDCG@10 with tag_hit@10 >= 0.3, violation@10 <= 0.2")
+    positive, negative = curves["positive"]["curve"], curves["negative"]["curve"]
+    assert default.positive == pick_strength(positive, "dpr", bound=("tag_hit@10", ">=", 0.3))
+    assert default.negative == pick_strength(negative, "dpr", bound=("violation@10", "<=", 0.2))
+    assert default.negative_hybrid == pick_strength(negative, "hybrid")
     report = report_at(curves, default)
-    best = max(p["hybrid"]["ndcg@10"] for p in curves["negative"]["curve"])
+    best = max(p["hybrid"]["ndcg@10"] for p in negative)
     assert report["negative"]["hybrid"]["ndcg@10"] == best
     assert report["negative"]["hybrid"]["ndcg@10"] >= report["negative"]["filter"]["ndcg@10"]
-    assert (
-        report["positive"]["dpr"] == point_at(curves["positive"]["curve"], default.positive)["dpr"]
-    )
-    assert calibrate({}, item_tags)[0] == DefaultStrength(source="validation NDCG@10")
+    assert report["positive"]["dpr"] == point_at(positive, default.positive)["dpr"]
+    empty = calibrate({}, item_tags)[0]
+    assert (empty.positive, empty.negative, empty.negative_hybrid) == (1.0, 1.0, 1.0)
+
+
+def test_the_soft_picks_keep_the_adherence_bounds_where_a_strength_does(untrained) -> None:
+    tasks = task_scores(*untrained, stage="valid")
+    item_tags = untrained[2].dataset.tag_matrix()[1:]
+    default, curves = calibrate(tasks, item_tags)
+    assert default.source.endswith("tag_hit@10 >= 0.95, violation@10 <= 0.01")
+    unbounded, _ = calibrate(tasks, item_tags, adherence=Adherence(0.0, 1.0))
+    assert unbounded.negative_hybrid == default.negative_hybrid
+    for task, metric, keeps in (
+        ("positive", "tag_hit@10", lambda v: v >= 0.95),
+        ("negative", "violation@10", lambda v: v <= 0.01),
+    ):
+        curve = curves[task]["curve"]
+        picked = point_at(curve, default.for_prompt(task == "negative", hybrid=False))["dpr"]
+        if any(keeps(p["dpr"][metric]) for p in curve):
+            assert keeps(picked[metric])
+        else:  # the untrained head may keep neither: then the best adherence there is
+            best = max if task == "positive" else min
+            assert picked[metric] == best(p["dpr"][metric] for p in curve)

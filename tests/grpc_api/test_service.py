@@ -78,7 +78,7 @@ def test_no_strength_asked_serves_the_exports_default_for_the_prompt(
     service: ServiceThread, service_repository: Path
 ) -> None:
     default = ModelBundle.load(service_repository).default_strength
-    assert default.source == "validation NDCG@10"
+    assert default.source.startswith("validation NDCG@10 with tag_hit@10 >= 0.95")
     for prompt, mode, expected in (
         ("more horror", pb.NEGATIVE_MODE_SOFT, default.positive),
         ("no dramas", pb.NEGATIVE_MODE_SOFT, default.negative),
