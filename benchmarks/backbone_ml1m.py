@@ -24,7 +24,7 @@ import torch
 from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.full_ranking import evaluate_split
-from dpr_plugin.models.backbone import BackboneConfig
+from dpr_plugin.models.backbone import OUTPUT_TABLES, BackboneConfig
 from dpr_plugin.training.backbone_trainer import TrainConfig
 from dpr_plugin.training.checkpoint import load_backbone
 from dpr_plugin.training.run import train_and_save
@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", default="ml-1m", choices=("ml-1m", "ml-1m-tsv"))
     parser.add_argument("--backbones", default="sasrec,gru4rec")
     parser.add_argument("--runs", default="runs/ml1m")
+    parser.add_argument(
+        "--output-table",
+        choices=OUTPUT_TABLES,
+        help="BackboneConfig.output_table for every backbone (default: each recipe's)",
+    )
+    parser.add_argument(
+        "--result-name", default=RESULT.stem, help="stem of the result JSON under results/"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
         "--rescore",
@@ -84,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     spec = f"{args.format}:{args.data}"
     split = load_split(spec)
-    result = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    path = RESULT.with_name(f"{args.result_name}.json")
+    result = json.loads(path.read_text()) if path.is_file() else {}
     stats = split.dataset.stats()
     result["dataset"] = {
         "users": stats["users"],
@@ -99,10 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             result[kind]["test_ndcg@10_seen_excluded"] = round(seen_excluded["ndcg@10"], 4)
             result[kind]["test_recall@10_seen_excluded"] = round(seen_excluded["recall@10"], 4)
             result[kind]["rescore_command"] = command_line("benchmarks.backbone_ml1m")
-            write_result(RESULT, result)
+            write_result(path, result)
             print(kind, json.dumps(seen_excluded))
             continue
         model_kw, train_kw = RECIPES[kind]
+        if args.output_table:
+            model_kw = {**model_kw, "output_table": args.output_table}
         model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
         train_cfg = TrainConfig(**train_kw)
         started = time.perf_counter()
@@ -127,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         result["command"] = command_line("benchmarks.backbone_ml1m")
         result["git_sha"] = git_sha()
-        write_result(RESULT, result)
+        write_result(path, result)
         print(json.dumps({kind: result[kind]}, indent=2))
     return 0
 

@@ -13,11 +13,17 @@ from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
 from dpr_plugin.training.checkpoint import Catalogue, save_backbone, save_steering
 
 
-def contract_backbone(dataset: SequenceDataset, kind: str, out: Path, seed: int = 0) -> Path:
+def contract_backbone(
+    dataset: SequenceDataset, kind: str, out: Path, seed: int = 0, output_table: str = "tied"
+) -> Path:
     """An untrained backbone with the contract's dims, saved as a checkpoint."""
     torch.manual_seed(seed)
     config = BackboneConfig(
-        kind=kind, num_items=dataset.num_items, hidden_dim=EMBEDDING_DIM, max_len=HISTORY_LENGTH
+        kind=kind,
+        num_items=dataset.num_items,
+        hidden_dim=EMBEDDING_DIM,
+        max_len=HISTORY_LENGTH,
+        output_table=output_table,
     )
     return save_backbone(out, build_backbone(config).eval(), Catalogue.of(dataset), {})
 

@@ -16,6 +16,7 @@ from torch import nn
 from dpr_plugin.errors import ConfigError, require_positive, require_rate
 
 BACKBONES = ("sasrec", "gru4rec")
+OUTPUT_TABLES = ("tied", "separate")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class BackboneConfig:
             N(0, 1/D), torch's defaults elsewhere); > 0 draws every embedding, linear and
             recurrent weight from N(0, init_std) with zero biases (SASRec+ and RecBole
             use 0.02).
+        output_table: ``tied``: items are scored against the same table the history is read
+            from (SASRec's original design); ``separate``: against a second table of the same
+            shape, so a user vector that carries its last item's embedding (the residual
+            stream of a transformer does) does not score that item highest. The scoring
+            table is what ``item_vectors`` returns, what the export writes to the index and
+            what steering moves in.
     """
 
     kind: str
@@ -44,10 +51,16 @@ class BackboneConfig:
     num_heads: int = 1
     dropout: float = 0.2
     init_std: float = 0.0
+    output_table: str = "tied"
 
     def __post_init__(self) -> None:
         if self.kind not in BACKBONES:
             raise ConfigError(f"kind: expected one of {', '.join(BACKBONES)}, got {self.kind!r}")
+        if self.output_table not in OUTPUT_TABLES:
+            raise ConfigError(
+                f"output_table: expected one of {', '.join(OUTPUT_TABLES)}, "
+                f"got {self.output_table!r}"
+            )
         require_positive(self, "num_items", "hidden_dim", "max_len", "num_layers", "num_heads")
         require_rate(self, "dropout")
         require_rate(self, "init_std")
@@ -76,10 +89,19 @@ class SequentialBackbone(nn.Module, ABC):
     def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.config = config
-        self.item_embedding = nn.Embedding(config.num_items + 1, config.hidden_dim, padding_idx=0)
-        nn.init.normal_(self.item_embedding.weight, std=config.hidden_dim**-0.5)
+        self.item_embedding = self._table(config)
+        # None when tied, so a tied checkpoint's weights keep the one table they always had
+        self.output_embedding: nn.Embedding | None = (
+            self._table(config) if config.output_table == "separate" else None
+        )
+
+    @staticmethod
+    def _table(config: BackboneConfig) -> nn.Embedding:
+        table = nn.Embedding(config.num_items + 1, config.hidden_dim, padding_idx=0)
+        nn.init.normal_(table.weight, std=config.hidden_dim**-0.5)
         with torch.no_grad():
-            self.item_embedding.weight[0].zero_()
+            table.weight[0].zero_()
+        return table
 
     @abstractmethod
     def forward(self, history: torch.Tensor) -> torch.Tensor:
@@ -99,12 +121,14 @@ class SequentialBackbone(nn.Module, ABC):
         return self.forward(history)[:, -1]
 
     def item_vectors(self) -> torch.Tensor:
-        """Item table ``[num_items + 1, D]``; row 0 is the padding row (never recommended)."""
-        return self.item_embedding.weight
+        """The scoring item table ``[num_items + 1, D]`` (``config.output_table``); row 0 is
+        the padding row (never recommended)."""
+        table = self.item_embedding if self.output_embedding is None else self.output_embedding
+        return table.weight
 
     def score_all(self, user: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_items]`` of every real item (column j = item j + 1)."""
-        return user @ self.item_embedding.weight[1:].T
+        return user @ self.item_vectors()[1:].T
 
 
 def build_backbone(config: BackboneConfig) -> SequentialBackbone:

@@ -1,7 +1,8 @@
 """The strength a request gets when it names none: one per way a prompt can be applied.
 
 ``dpr train-steering`` picks each on the validation cases (best NDCG@10 on a grid from 0 to
-``MAX_STRENGTH``, ``dpr_plugin.evaluation.strength_sweep``), the steering checkpoint stores
+``MAX_STRENGTH``, the soft ones among the strengths that follow the prompt closely enough,
+``dpr_plugin.evaluation.strength_sweep``), the steering checkpoint stores
 them, the export copies them into ``manifest.json`` and the service applies them. An export
 without them (a head that was never calibrated) serves 1, the strength the head was trained
 at.
@@ -25,7 +26,8 @@ class DefaultStrength:
         positive: "more X" (and prompts with no tag understood), soft steering.
         negative: "no X" in the SOFT negative mode (steering only).
         negative_hybrid: "no X" in the HYBRID mode (steered vector + a filter on X).
-        source: Where the values come from, e.g. ``"validation NDCG@10"`` or ``"as trained"``.
+        source: Where the values come from, e.g. ``"validation NDCG@10 with tag_hit@10 >= 0.95,
+            violation@10 <= 0.01"`` or ``"as trained"``.
     """
 
     positive: float = 1.0

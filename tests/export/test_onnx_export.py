@@ -46,6 +46,28 @@ def test_export_writes_item_table_beside_backbone(exported) -> None:
     np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
 
 
+def test_a_separate_output_table_is_what_the_export_indexes(tmp_path) -> None:
+    from export.__main__ import run_export
+    from export.triton_config import write as write_configs
+    from tests.repository import moving_head
+
+    dataset = make_sequential_dataset()
+    backbone_dir = contract_backbone(
+        dataset, "sasrec", tmp_path / "backbone", output_table="separate"
+    )
+    repository = tmp_path / "triton_models"
+    write_configs(repository)
+    manifest = run_export(backbone_dir, moving_head(dataset, tmp_path / "steering"), repository)
+    assert all(
+        v < 1e-4 for model in manifest["parity_max_abs_diff"].values() for v in model.values()
+    )
+    model, _, _ = load_backbone(backbone_dir)
+    assert model.config.output_table == "separate"
+    table = np.load(repository / "seq_backbone" / "1" / "items.npy")
+    np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
+    assert not np.allclose(table, model.item_embedding.weight.detach().numpy()[1:])
+
+
 def test_parity_check_names_model_and_tensor_when_outputs_differ(exported, tmp_path) -> None:
     kind, _, _, repository, _ = exported
     other_dir = contract_backbone(make_sequential_dataset(), kind, tmp_path / "other", seed=7)

@@ -61,6 +61,7 @@ def test_backbone_output_is_finite_when_history_all_padding(kind: str) -> None:
         ("dropout", {"dropout": 1.5}),
         ("num_heads", {"hidden_dim": 10, "num_heads": 3}),
         ("init_std", {"init_std": -0.1}),
+        ("output_table", {"output_table": "shared"}),
     ],
 )
 def test_backbone_config_names_field_when_invalid(field: str, kwargs: dict[str, object]) -> None:
@@ -88,3 +89,26 @@ def test_backbone_init_std_draws_every_weight_small_and_keeps_padding_zero(kind:
             assert torch.all(param == 0), name
     default = build_backbone(BackboneConfig(kind=kind, num_items=300, hidden_dim=32, max_len=12))
     assert float(default.item_vectors()[1:].detach().std()) > 0.1  # N(0, 1/D) when init_std = 0
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_output_table_scores_against_the_table_it_names(kind: str) -> None:
+    history = torch.randint(1, 31, (4, 12))
+    tied = _model(kind)
+    assert tied.item_vectors() is tied.item_embedding.weight
+    assert not any(name.startswith("output_embedding") for name in tied.state_dict())
+    torch.manual_seed(0)
+    config = BackboneConfig(
+        kind=kind, num_items=30, hidden_dim=16, max_len=12, output_table="separate"
+    )
+    separate = build_backbone(config).eval()
+    assert separate.item_vectors() is separate.output_embedding.weight
+    assert torch.all(separate.item_vectors()[0] == 0)
+    user = separate.user_vector(history)
+    torch.testing.assert_close(separate.score_all(user), user @ separate.item_vectors()[1:].T)
+    inputs = separate.item_embedding.weight[1:]
+    assert not torch.allclose(separate.score_all(user), user @ inputs.T)
+    # the history is still read from the input table: changing the output one leaves the user
+    with torch.no_grad():
+        separate.output_embedding.weight.mul_(2.0)
+    torch.testing.assert_close(separate.user_vector(history), user, atol=ATOL, rtol=0)
