@@ -6,8 +6,11 @@ Run outside CI (each backbone takes tens of minutes on 2 CPU cores):
 
 Writes ``benchmarks/results/backbone_ml1m.json`` (commit it) and the checkpoints under
 ``runs/ml1m/<backbone>`` (not committed: derived from ML-1M, whose licence forbids it).
-``--rescore`` adds the figures with history items removed from the ranking (the protocol
-most papers, and RecBole's full-sort evaluation, use) from the saved checkpoints.
+``--rescore`` adds, from the saved checkpoints, the figures with history items removed from
+the ranking (the protocol most papers, and RecBole's full-sort evaluation, use) and how much
+of the history-kept top 10 is history (``history_share@10``, ``last_item_first``).
+``--output-table separate --runs runs/separate --result-name backbone_ml1m_separate_output``
+trains the variant that scores against a second item table.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import torch
 
 from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
-from dpr_plugin.evaluation.full_ranking import evaluate_split
+from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.evaluation.full_ranking import evaluate_split, history_in_top
 from dpr_plugin.models.backbone import OUTPUT_TABLES, BackboneConfig
 from dpr_plugin.training.backbone_trainer import TrainConfig
 from dpr_plugin.training.checkpoint import load_backbone
@@ -65,6 +69,31 @@ RECIPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
 }
 
 
+def rescore(checkpoint: Path, split: LeaveOneOutSplit, entry: dict[str, object]) -> dict:
+    """``entry`` (the result of training ``checkpoint``, or empty) with the history-removed
+    figures and the history share of the top 10 added.
+
+    Raises:
+        SystemExit: ``entry`` records a test NDCG@10 that ``checkpoint`` does not give, i.e.
+            the checkpoint was retrained since and the figures would mix two models.
+    """
+    model, _, _ = load_backbone(checkpoint)
+    kept = round(evaluate_split(model, split, "test")["ndcg@10"], 4)
+    if "test_ndcg@10" in entry and entry["test_ndcg@10"] != kept:
+        raise SystemExit(
+            f"{checkpoint}: test NDCG@10 {kept} is not the result file's "
+            f"{entry['test_ndcg@10']}: retrained since; --result-name another file"
+        )
+    removed = evaluate_split(model, split, "test", exclude_seen=True)
+    out = {**entry, "checkpoint": str(checkpoint), "test_ndcg@10": kept}
+    out["test_ndcg@10_seen_excluded"] = round(removed["ndcg@10"], 4)
+    out["test_recall@10_seen_excluded"] = round(removed["recall@10"], 4)
+    for name, value in history_in_top(model, split, "test").items():
+        out[f"test_{name}"] = round(value, 4)
+    out["rescore_command"] = command_line("benchmarks.backbone_ml1m")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Trains the selected backbones and merges their figures into the result file."""
     parser = argparse.ArgumentParser(
@@ -103,13 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for kind in args.backbones.split(","):
         if args.rescore:
-            model, _, _ = load_backbone(Path(args.runs) / kind)
-            seen_excluded = evaluate_split(model, split, "test", exclude_seen=True)
-            result[kind]["test_ndcg@10_seen_excluded"] = round(seen_excluded["ndcg@10"], 4)
-            result[kind]["test_recall@10_seen_excluded"] = round(seen_excluded["recall@10"], 4)
-            result[kind]["rescore_command"] = command_line("benchmarks.backbone_ml1m")
+            result[kind] = rescore(Path(args.runs) / kind, split, result.get(kind, {}))
+            result.setdefault("command", command_line("benchmarks.backbone_ml1m"))
+            result.setdefault("git_sha", git_sha())
             write_result(path, result)
-            print(kind, json.dumps(seen_excluded))
+            print(kind, json.dumps(result[kind]))
             continue
         model_kw, train_kw = RECIPES[kind]
         if args.output_table:

@@ -62,3 +62,26 @@ def evaluate_split(
 ) -> dict[str, float]:
     """NDCG@k and Recall@k of every user's ``stage`` target (``split_ranks``'s protocol)."""
     return summarize(split_ranks(model, split, stage, batch_size, exclude_seen), ks)
+
+
+@torch.no_grad()
+def history_in_top(
+    model: SequentialBackbone, split: LeaveOneOutSplit, stage: str, k: int = 10
+) -> dict[str, float]:
+    """How much of each user's top ``k`` (history kept) is items the user already has.
+
+    Returns:
+        ``history_share@k``: mean share of the top ``k`` that is in the history;
+        ``last_item_first``: share of users whose most recent item is ranked first.
+    """
+    histories = split.history(stage)
+    users = user_vectors(model, histories)
+    shares, first = [], []
+    for start in range(0, len(users), 512):
+        scores = model.score_all(users[start : start + 512]).float().cpu().numpy()  # [B, N]
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] + 1  # item ids, unordered
+        best = scores.argmax(axis=1) + 1
+        for row, history in enumerate(histories[start : start + 512]):
+            shares.append(np.isin(top[row], history).mean())
+            first.append(len(history) > 0 and best[row] == history[-1])
+    return {f"history_share@{k}": float(np.mean(shares)), "last_item_first": float(np.mean(first))}

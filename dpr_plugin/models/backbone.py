@@ -40,7 +40,9 @@ class BackboneConfig:
             shape, so a user vector that carries its last item's embedding (the residual
             stream of a transformer does) does not score that item highest. The scoring
             table is what ``item_vectors`` returns, what the export writes to the index and
-            what steering moves in.
+            what steering moves in. On ML-1M, SASRec with ``separate``: test NDCG@10 0.109
+            against 0.101 with history kept, but 0.144 against 0.165 with it removed
+            (``benchmarks/results/backbone_ml1m_separate_output.json``).
     """
 
     kind: str
