@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         help="BackboneConfig.output_table for every backbone (default: each recipe's)",
     )
     parser.add_argument(
+        "--subtract-input",
+        action="store_true",
+        help="BackboneConfig.subtract_input for every backbone",
+    )
+    parser.add_argument(
         "--result-name", default=RESULT.stem, help="stem of the result JSON under results/"
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -141,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         model_kw, train_kw = RECIPES[kind]
         if args.output_table:
             model_kw = {**model_kw, "output_table": args.output_table}
+        if args.subtract_input:
+            model_kw = {**model_kw, "subtract_input": True}
         model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
         train_cfg = TrainConfig(**train_kw)
         started = time.perf_counter()

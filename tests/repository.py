@@ -14,9 +14,15 @@ from dpr_plugin.training.checkpoint import Catalogue, save_backbone, save_steeri
 
 
 def contract_backbone(
-    dataset: SequenceDataset, kind: str, out: Path, seed: int = 0, output_table: str = "tied"
+    dataset: SequenceDataset,
+    kind: str,
+    out: Path,
+    seed: int = 0,
+    output_table: str = "tied",
+    subtract_input: bool = False,
 ) -> Path:
-    """An untrained backbone with the contract's dims, saved as a checkpoint."""
+    """An untrained backbone with the contract's dims, saved as a checkpoint (with
+    ``subtract_input`` its input weight is set to 0.5, so the subtraction is exported)."""
     torch.manual_seed(seed)
     config = BackboneConfig(
         kind=kind,
@@ -24,8 +30,13 @@ def contract_backbone(
         hidden_dim=EMBEDDING_DIM,
         max_len=HISTORY_LENGTH,
         output_table=output_table,
+        subtract_input=subtract_input,
     )
-    return save_backbone(out, build_backbone(config).eval(), Catalogue.of(dataset), {})
+    model = build_backbone(config).eval()
+    if model.input_weight is not None:
+        with torch.no_grad():
+            model.input_weight.fill_(0.5)
+    return save_backbone(out, model, Catalogue.of(dataset), {})
 
 
 TEST_DEFAULTS = {"positive": 1.5, "negative": 0.75, "negative_hybrid": 0.5, "source": "test"}

@@ -9,10 +9,10 @@ platform that adds the tag as a filter gets the positive hybrid at the same stre
 negative on DPR's and on the hybrid's.
 
 The soft picks are bounded by ``Adherence``: NDCG@10 alone would trade a list that follows
-the prompt for a little accuracy (on ML-1M it put GRU4Rec's "no X" at half strength, where a
-top 10 still held 0.48 X items on average against 0.05 at 1), and the soft mode is the
-server's default for negative prompts. The
-hybrid pick has no bound: its filter removes every banned item whatever the strength.
+the prompt for a little accuracy (on ML-1M validation it put GRU4Rec's "no X" at half
+strength, where a top 10 still held 0.48 X items on average against 0.05 at 1), and the soft
+mode is the server's default for negative prompts. The hybrid pick has no bound: its filter
+removes every banned item whatever the strength.
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ class BackboneConfig:
             what steering moves in. On ML-1M, SASRec with ``separate``: test NDCG@10 0.109
             against 0.101 with history kept, but 0.144 against 0.165 with it removed
             (``benchmarks/results/backbone_ml1m_separate_output.json``).
+        subtract_input: The state after each position minus a learned multiple (starting at
+            0) of that position's item embedding, so the model can stop scoring the item it
+            has just read highest (a tied SASRec ranks its last item first for 4 users in 10).
     """
 
     kind: str
@@ -54,6 +57,7 @@ class BackboneConfig:
     dropout: float = 0.2
     init_std: float = 0.0
     output_table: str = "tied"
+    subtract_input: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in BACKBONES:
@@ -96,6 +100,9 @@ class SequentialBackbone(nn.Module, ABC):
         self.output_embedding: nn.Embedding | None = (
             self._table(config) if config.output_table == "separate" else None
         )
+        self.input_weight: nn.Parameter | None = (
+            nn.Parameter(torch.zeros(())) if config.subtract_input else None
+        )
 
     @staticmethod
     def _table(config: BackboneConfig) -> nn.Embedding:
@@ -117,6 +124,13 @@ class SequentialBackbone(nn.Module, ABC):
         Returns:
             ``[B, T, D]``; row ``t`` is the user vector after seeing items ``0..t``.
         """
+
+    def finish(self, states: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """``states`` ``[B, T, D]`` less ``input_weight`` times each position's item embedding
+        (``config.subtract_input``); padding positions have the zero row, so stay as they are."""
+        if self.input_weight is None:
+            return states
+        return states - self.input_weight * self.item_embedding(history)
 
     def user_vector(self, history: torch.Tensor) -> torch.Tensor:
         """User vector ``[B, D]``: the state after the most recent (right-most) item."""

@@ -46,14 +46,21 @@ def test_export_writes_item_table_beside_backbone(exported) -> None:
     np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
 
 
-def test_a_separate_output_table_is_what_the_export_indexes(tmp_path) -> None:
+@pytest.mark.parametrize(("output_table", "subtract_input"), [("separate", False), ("tied", True)])
+def test_backbone_options_export_with_parity_and_index_the_scoring_table(
+    tmp_path, output_table: str, subtract_input: bool
+) -> None:
     from export.__main__ import run_export
     from export.triton_config import write as write_configs
     from tests.repository import moving_head
 
     dataset = make_sequential_dataset()
     backbone_dir = contract_backbone(
-        dataset, "sasrec", tmp_path / "backbone", output_table="separate"
+        dataset,
+        "sasrec",
+        tmp_path / "backbone",
+        output_table=output_table,
+        subtract_input=subtract_input,
     )
     repository = tmp_path / "triton_models"
     write_configs(repository)
@@ -62,10 +69,14 @@ def test_a_separate_output_table_is_what_the_export_indexes(tmp_path) -> None:
         v < 1e-4 for model in manifest["parity_max_abs_diff"].values() for v in model.values()
     )
     model, _, _ = load_backbone(backbone_dir)
-    assert model.config.output_table == "separate"
+    assert (model.config.output_table, model.config.subtract_input) == (
+        output_table,
+        subtract_input,
+    )
     table = np.load(repository / "seq_backbone" / "1" / "items.npy")
     np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
-    assert not np.allclose(table, model.item_embedding.weight.detach().numpy()[1:])
+    inputs = model.item_embedding.weight.detach().numpy()[1:]
+    assert np.allclose(table, inputs) == (output_table == "tied")
 
 
 def test_parity_check_names_model_and_tensor_when_outputs_differ(exported, tmp_path) -> None:

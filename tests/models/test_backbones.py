@@ -112,3 +112,20 @@ def test_output_table_scores_against_the_table_it_names(kind: str) -> None:
     with torch.no_grad():
         separate.output_embedding.weight.mul_(2.0)
     torch.testing.assert_close(separate.user_vector(history), user, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_subtract_input_takes_a_learned_multiple_of_each_read_item(kind: str) -> None:
+    history = torch.tensor([[0, 0, 0, 5, 9, 2, 7, 3, 1, 4, 6, 8], [0] * 10 + [3, 3]])
+    plain = _model(kind)
+    assert not any("input_weight" in name for name in plain.state_dict())
+    torch.manual_seed(0)
+    config = BackboneConfig(kind=kind, num_items=30, hidden_dim=16, max_len=12, subtract_input=True)
+    model = build_backbone(config).eval()
+    assert float(model.input_weight) == 0.0  # starts as the plain model
+    torch.testing.assert_close(model(history), plain(history), atol=ATOL, rtol=0)
+    with torch.no_grad():
+        model.input_weight.fill_(0.5)
+    expected = plain(history) - 0.5 * plain.item_embedding(history)
+    torch.testing.assert_close(model(history), expected, atol=ATOL, rtol=0)
+    torch.testing.assert_close(model(history)[:, :3], plain(history)[:, :3], atol=ATOL, rtol=0)
