@@ -46,6 +46,8 @@ class BackboneConfig:
         subtract_input: The state after each position minus a learned multiple (starting at
             0) of that position's item embedding, so the model can stop scoring the item it
             has just read highest (a tied SASRec ranks its last item first for 4 users in 10).
+            On ML-1M it learned 0.108 and took that share to 0.26, test NDCG@10 0.101 -> 0.106
+            (``benchmarks/results/backbone_ml1m_subtract_input.json``).
     """
 
     kind: str
