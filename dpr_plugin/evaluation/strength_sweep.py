@@ -116,8 +116,11 @@ def pick_strength(
     curve: list[dict], method: str, metric: str = "ndcg@10", bound: Bound | None = None
 ) -> float:
     """The strength of ``curve`` where ``method``'s ``metric`` is highest among the points that
-    keep ``bound`` (e.g. ``("violation@10", "<=", 0.01)``); when none keeps it, among the points
-    nearest to it. A tie goes to the strength nearest 1 (the head as trained)."""
+    keep ``bound`` (e.g. ``("violation@10", "<=", 0.01)``); when none keeps it (a weak head),
+    among the points at least as close to it as the head as trained (the point nearest
+    strength 1), so a default never follows the prompt less than strength 1 does, and never
+    buys a sliver of adherence with a list worse than the backbone's. A tie goes to the
+    strength nearest 1."""
     if not curve:
         raise ValueError("curve: is empty")
     if method not in curve[0]:
@@ -131,11 +134,10 @@ def pick_strength(
             raise ValueError(f"bound: {name!r} is not a figure of {method!r}")
         sign = 1.0 if sense == ">=" else -1.0
         kept = [p for p in curve if sign * (p[method][name] - limit) >= 0]
-        if kept:
-            points = kept
-        else:
-            nearest = max(sign * p[method][name] for p in curve)
-            points = [p for p in curve if sign * p[method][name] == nearest]
+        if not kept:
+            trained = min(curve, key=lambda p: abs(p["strength"] - 1.0))
+            kept = [p for p in curve if sign * (p[method][name] - trained[method][name]) >= 0]
+        points = kept
     best = max(point[method][metric] for point in points)
     ties = [point["strength"] for point in points if point[method][metric] == best]
     return min(ties, key=lambda strength: abs(strength - 1.0))
