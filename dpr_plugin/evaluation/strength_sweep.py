@@ -118,8 +118,8 @@ def pick_strength(
     """The strength of ``curve`` where ``method``'s ``metric`` is highest among the points that
     keep ``bound`` (e.g. ``("violation@10", "<=", 0.01)``); when none keeps it (a weak head),
     among the points at least as close to it as the head as trained (the point nearest
-    strength 1), so a default never follows the prompt less than strength 1 does, and never
-    buys a sliver of adherence with a list worse than the backbone's. A tie goes to the
+    strength 1): a default then follows the prompt no less than strength 1 does, without
+    chasing the last bit of adherence whatever it costs in NDCG@10. A tie goes to the
     strength nearest 1."""
     if not curve:
         raise ValueError("curve: is empty")
