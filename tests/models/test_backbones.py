@@ -122,7 +122,7 @@ def test_subtract_input_takes_a_learned_multiple_of_each_read_item(kind: str) ->
     torch.manual_seed(0)
     config = BackboneConfig(kind=kind, num_items=30, hidden_dim=16, max_len=12, subtract_input=True)
     model = build_backbone(config).eval()
-    assert float(model.input_weight) == 0.0  # starts as the plain model
+    assert float(model.input_weight.detach()) == 0.0  # starts as the plain model
     torch.testing.assert_close(model(history), plain(history), atol=ATOL, rtol=0)
     with torch.no_grad():
         model.input_weight.fill_(0.5)
