@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -26,6 +28,19 @@ def user_vectors(
 
 
 @torch.no_grad()
+def scored_batches(
+    model: SequentialBackbone, split: LeaveOneOutSplit, stage: str, batch_size: int = 512
+) -> Iterator[tuple[int, np.ndarray, list[np.ndarray]]]:
+    """Every user's full-catalogue scores for ``stage``, in user order, a batch at a time:
+    ``(first user index, scores [B, N] (column j = item j + 1), the batch's histories)``."""
+    histories = split.history(stage)
+    users = user_vectors(model, histories, batch_size)  # [U, D]
+    for start in range(0, len(users), batch_size):
+        scores = model.score_all(users[start : start + batch_size]).float().cpu().numpy()
+        yield start, scores, histories[start : start + batch_size]
+
+
+@torch.no_grad()
 def split_ranks(
     model: SequentialBackbone,
     split: LeaveOneOutSplit,
@@ -39,16 +54,13 @@ def split_ranks(
     ``exclude_seen`` removes them (a target the user saw before then counts as a miss),
     the variant many papers report.
     """
-    histories = split.history(stage)
-    users = user_vectors(model, histories, batch_size)  # [U, D]
     targets = split.target(stage) - 1  # column index
     ranks = []
-    for start in range(0, len(users), batch_size):
-        scores = model.score_all(users[start : start + batch_size]).float().cpu().numpy()  # [B, N]
+    for start, scores, histories in scored_batches(model, split, stage, batch_size):
         if exclude_seen:
-            for row, history in enumerate(histories[start : start + batch_size]):
+            for row, history in enumerate(histories):
                 scores[row, history - 1] = -np.inf
-        ranks.append(target_ranks(scores, targets[start : start + batch_size]))
+        ranks.append(target_ranks(scores, targets[start : start + len(scores)]))
     return np.concatenate(ranks)
 
 
@@ -74,14 +86,11 @@ def history_in_top(
         ``history_share@k``: mean share of the top ``k`` that is in the history;
         ``last_item_first``: share of users whose most recent item is ranked first.
     """
-    histories = split.history(stage)
-    users = user_vectors(model, histories)
     shares, first = [], []
-    for start in range(0, len(users), 512):
-        scores = model.score_all(users[start : start + 512]).float().cpu().numpy()  # [B, N]
+    for _, scores, histories in scored_batches(model, split, stage):
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k] + 1  # item ids, unordered
         best = scores.argmax(axis=1) + 1
-        for row, history in enumerate(histories[start : start + 512]):
+        for row, history in enumerate(histories):
             shares.append(np.isin(top[row], history).mean())
             first.append(len(history) > 0 and best[row] == history[-1])
     return {f"history_share@{k}": float(np.mean(shares)), "last_item_first": float(np.mean(first))}
