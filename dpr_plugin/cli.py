@@ -107,6 +107,7 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
     train_cfg = build(SteeringTrainConfig, args, "steer")
     adherence = build(Adherence, args, "adherence")
     encoder = PromptEncoder()
+    torch.manual_seed(train_cfg.seed)  # the head's initial weights follow the run's seed
     head = SteeringHead(head_cfg)
     result = train_steering_head(
         backbone,

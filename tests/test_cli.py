@@ -118,3 +118,35 @@ def test_cli_evaluate_asks_for_dataset_when_checkpoint_records_none(
         main(["train-steering", "--backbone", str(checkpoint), "--out", str(tmp_path / "s")]) == 2
     )
     assert "--dataset: the checkpoint records no dataset" in capsys.readouterr().err
+
+
+def test_cli_train_and_train_steering_are_seeded_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runs of the same command give the same weights, initial ones included (the models
+    used to be built before the trainer seeded torch, so each run started elsewhere)."""
+    import torch
+
+    common = ["--dataset", "bundled", "--hidden-dim", "8", "--max-len", "20", "--quiet"]
+
+    def weights(directory: Path) -> dict[str, torch.Tensor]:
+        return torch.load(directory / "weights.pt")
+
+    runs = []
+    for run in range(2):
+        torch.manual_seed(100 + run)  # whatever state the process is in
+        backbone = tmp_path / f"backbone{run}"
+        head = tmp_path / f"head{run}"
+        args = ["train", "--backbone", "sasrec", "--out", str(backbone), "--max-epochs", "1"]
+        assert main([*args, *common]) == 0
+        args = ["train-steering", "--backbone", str(backbone), "--out", str(head)]
+        assert (
+            main([*args, "--max-samples", "64", "--epochs", "1", "--align-steps", "20", "--quiet"])
+            == 0
+        )
+        capsys.readouterr()
+        runs.append((weights(backbone), weights(head)))
+    for first, second in zip(*runs, strict=True):
+        assert first.keys() == second.keys()
+        for name in first:
+            torch.testing.assert_close(first[name], second[name], rtol=0, atol=0, msg=name)

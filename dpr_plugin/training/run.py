@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
+
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.evaluation.full_ranking import evaluate_split
 from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone, build_backbone
@@ -29,6 +31,7 @@ def train_and_save(
     Returns:
         The trained model and a summary (epochs, seconds, best validation and test metrics).
     """
+    torch.manual_seed(train_cfg.seed)  # the initial weights too, not only the batches
     model = build_backbone(model_cfg)
     result = train_backbone(model, split, train_cfg, progress=progress)
     test = evaluate_split(model, split, "test")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from dpr_plugin.data.prompts import render, template_ids
+from dpr_plugin.errors import ConfigError
 from dpr_plugin.evaluation.steering_cases import CaseRules, training_positions
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.training.batches import left_pad, window_bounds
@@ -88,6 +89,12 @@ def build_samples(
         if take:
             picked = _weighted_sample(np.array([t for _, _, t, _ in items]), take, tag_balance, rng)
             chosen += [items[i] for i in picked]
+    if not chosen:
+        raise ConfigError(
+            "sequences: no training position is a steering case (the next item's tag rare in "
+            "the history window, or a tag frequent there that it lacks), so stage 3 has "
+            "nothing to train on"
+        )
     states = position_states(backbone, sequences, {(u, p) for u, p, _, _ in chosen})
     return SteeringSamples(
         users=np.stack([states[(u, p)] for u, p, _, _ in chosen]).astype(np.float32),

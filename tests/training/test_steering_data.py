@@ -1,11 +1,13 @@
-"""Stage-3 sample drawing: how evenly the tags come out."""
+"""Stage-3 sample drawing: how evenly the tags come out, and a dataset with no case."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dpr_plugin.training.steering_data import _weighted_sample
+from dpr_plugin.errors import ConfigError
+from dpr_plugin.models.backbone import BackboneConfig, build_backbone
+from dpr_plugin.training.steering_data import _weighted_sample, build_samples
 
 # 900 positions name tag 0 (a common genre), 100 name tag 1.
 SKEWED = np.array([0] * 900 + [1] * 100)
@@ -37,3 +39,13 @@ def test_half_balance_lies_between() -> None:
 def test_taking_everything_returns_every_index_once() -> None:
     picked = _weighted_sample(SKEWED, len(SKEWED), 1.0, np.random.default_rng(0))
     assert sorted(picked.tolist()) == list(range(len(SKEWED)))
+
+
+def test_no_steering_position_is_a_clear_error() -> None:
+    """Every item carries the one tag: no "more X" shift and no "no X" to ask, so stage 3
+    would stack an empty list; it names what is missing instead."""
+    backbone = build_backbone(BackboneConfig(kind="gru4rec", num_items=4, hidden_dim=8, max_len=5))
+    tag_matrix = np.array([[False], [True], [True], [True], [True]])  # row 0 = padding
+    sequences = [np.array([1, 2, 3, 4, 1, 2]), np.array([4, 3, 2, 1])]
+    with pytest.raises(ConfigError, match=r"sequences: no training position is a steering case"):
+        build_samples(backbone, sequences, tag_matrix, max_samples=10)
