@@ -28,6 +28,7 @@ import torch
 from benchmarks.common import write_plotted_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.steering_eval import evaluate_steering
+from dpr_plugin.evaluation.steering_targets import targets
 from dpr_plugin.evaluation.strength_sweep import calibrate_head
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
@@ -40,35 +41,6 @@ from dpr_plugin.training.steering_trainer import (
 
 RESULTS = Path(__file__).parent / "results"
 PAPER = {"positive_ndcg@10": 0.5748, "positive_gain_over_filter": 0.7184}
-
-
-def targets(report: dict) -> dict[str, dict[str, object]]:
-    """The issue's targets as ratios with a ``met`` flag each."""
-    pos, neg = report["positive"], report["negative"]
-
-    def ratio(a: float, b: float) -> float:
-        return round(a / b, 4) if b else float("nan")
-
-    def ndcg(task: dict, method: str) -> float:
-        return task[method]["ndcg@10"]
-
-    checks = {
-        "positive_dpr_over_postfilter": (ratio(ndcg(pos, "dpr"), ndcg(pos, "postfilter")), 1.5),
-        "positive_hybrid_over_filter": (ratio(ndcg(pos, "hybrid"), ndcg(pos, "filter")), 1.1),
-        "negative_dpr_over_filter": (ratio(ndcg(neg, "dpr"), ndcg(neg, "filter")), 0.95),
-        "negative_hybrid_over_filter": (ratio(ndcg(neg, "hybrid"), ndcg(neg, "filter")), 1.0),
-        "heldout_over_trained_tag_hit": (
-            ratio(pos["heldout_phrasing"]["tag_hit@10"], pos["dpr"]["tag_hit@10"]),
-            0.8,
-        ),
-    }
-    out: dict[str, dict[str, object]] = {
-        name: {"value": value, "target": f">= {bar}", "met": value >= bar}
-        for name, (value, bar) in checks.items()
-    }
-    violation = neg["hybrid"]["violation@10"]
-    out["negative_hybrid_violation"] = {"value": violation, "target": "= 0", "met": violation == 0}
-    return out
 
 
 def plot(per_backbone: dict[str, dict], path: Path) -> None:

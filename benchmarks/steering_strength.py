@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import write_plotted_result
-from benchmarks.steering_ml1m import targets
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
+from dpr_plugin.evaluation.steering_targets import targets
 from dpr_plugin.evaluation.strength_sweep import (
     STRENGTHS,
     Adherence,

@@ -28,14 +28,20 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
-    """Mean NDCG@k with one relevant item: 1 / log2(rank + 1) when rank <= k, else 0."""
-    if len(ranks) == 0:
-        return 0.0
+def ndcg_gains(ranks: np.ndarray, k: int) -> np.ndarray:
+    """``[B]`` NDCG@k of each case with one relevant item: 1 / log2(rank + 1) when
+    rank <= k, else 0."""
     hit = ranks <= k
     gains = np.zeros(len(ranks), dtype=np.float64)
     gains[hit] = 1.0 / np.log2(ranks[hit].astype(np.float64) + 1.0)
-    return float(gains.mean())
+    return gains
+
+
+def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
+    """Mean NDCG@k over the cases (``ndcg_gains``); 0 for no case."""
+    if len(ranks) == 0:
+        return 0.0
+    return float(ndcg_gains(ranks, k).mean())
 
 
 def recall_at_k(ranks: np.ndarray, k: int) -> float:

@@ -15,10 +15,13 @@ import torch
 
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.evaluation.full_ranking import evaluate_split, user_vectors
+from dpr_plugin.evaluation.paired_ratio import ratio_intervals
 from dpr_plugin.evaluation.steering_cases import CaseRules, SteeringCases, select_cases
 from dpr_plugin.evaluation.steering_metrics import (
+    STEERED_OVER_BASELINES,
     allowed_items,
     hard_filter,
+    ndcg_per_case,
     postfilter,
     task_report,
 )
@@ -155,7 +158,9 @@ def evaluate_steering(
     with ``per_tag``, also ``report[task]["per_tag"][tag]``: the same figures on each tag's
     cases (for the per-tag plot). ``report["tag_share@10"]``: every user asked for every tag
     with the first trained phrasing. ``strength``: the steering strength of DPR, hybrid and the
-    held-out phrasings (1 = as trained)."""
+    held-out phrasings (1 = as trained). ``report[task]["ratio_ci95"]["dpr/filter"]``: the
+    95 % interval of that NDCG@10 ratio over resampled cases (``paired_ratio``), likewise for
+    every pair of ``STEERED_OVER_BASELINES``."""
     item_tags = split.dataset.tag_matrix()[1:]
     standard = evaluate_split(backbone, split, stage)
     # One backbone pass for every user; each task takes its cases' rows from it.
@@ -207,12 +212,14 @@ def evaluate_steering(
                         for method, scores in methods.items()
                     },
                 }
+        gains = {method: ndcg_per_case(scores, gold) for method, scores in methods.items()}
         report[name] = {
             **{method: score(scores) for method, scores in methods.items()},
             "heldout_phrasing": {
                 "ndcg@10": held_report["ndcg@10"],
                 adherence: held_report[adherence],
             },
+            "ratio_ci95": ratio_intervals(gains, STEERED_OVER_BASELINES),
             **({"per_tag": breakdown} if per_tag else {}),
         }
     return report

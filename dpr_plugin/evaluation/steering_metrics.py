@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from dpr_plugin.evaluation.metrics import summarize, target_ranks
+from dpr_plugin.evaluation.metrics import ndcg_gains, summarize, target_ranks
 
 POSTFILTER_DEPTH = 100
+STEERED_OVER_BASELINES = (
+    ("dpr", "postfilter"),
+    ("dpr", "filter"),
+    ("hybrid", "postfilter"),
+    ("hybrid", "filter"),
+)
+"""The (steered, baseline) method pairs whose NDCG@10 ratio a report gives an interval for."""
 
 
 def allowed_items(item_tags: np.ndarray, tags: np.ndarray, negative: bool) -> np.ndarray:
@@ -52,6 +59,11 @@ def top_k(scores: np.ndarray, k: int = 10) -> np.ndarray:
     best = np.take_along_axis(part, order, axis=1)
     finite = np.isfinite(np.take_along_axis(scores, best, axis=1))
     return np.where(finite, best, -1)
+
+
+def ndcg_per_case(scores: np.ndarray, targets: np.ndarray, k: int = 10) -> np.ndarray:
+    """``[B]`` NDCG@k of each case's target under a method's scores (``-inf`` = removed)."""
+    return ndcg_gains(target_ranks(scores, targets), k)
 
 
 def task_report(

@@ -23,6 +23,7 @@ import numpy as np
 
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.errors import ConfigError
+from dpr_plugin.evaluation.paired_ratio import ratio_intervals
 from dpr_plugin.evaluation.steering_eval import (
     TASKS,
     TaskScores,
@@ -30,7 +31,11 @@ from dpr_plugin.evaluation.steering_eval import (
     steered_scores,
     task_scores,
 )
-from dpr_plugin.evaluation.steering_metrics import task_report
+from dpr_plugin.evaluation.steering_metrics import (
+    STEERED_OVER_BASELINES,
+    ndcg_per_case,
+    task_report,
+)
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringHead
@@ -66,20 +71,25 @@ def strength_curve(
 
     Returns:
         ``{"baselines": {method: report}, "curve": [{"strength": a, "dpr": report,
-        "hybrid": report, "heldout_phrasing": report}, ...]}``; a report is
-        ``task_report``'s, rounded to 4 places (held-out phrasings: DPR with them).
+        "hybrid": report, "heldout_phrasing": report, "ratio_ci95": intervals}, ...]}``; a
+        report is ``task_report``'s, rounded to 4 places (held-out phrasings: DPR with them);
+        ``intervals`` are ``paired_ratio.ratio_intervals`` of ``STEERED_OVER_BASELINES``.
     """
+    baselines = baseline_scores(task)
+    baseline_gains = {m: ndcg_per_case(s, task.gold) for m, s in baselines.items()}
     curve = []
     for strength in strengths:
         moved = at_strength(task, strength)
+        steered = steered_scores(moved)
+        gains = {m: ndcg_per_case(s, task.gold) for m, s in steered.items()}
         curve.append(
             {
                 "strength": strength,
-                **{m: _report(task, s, item_tags) for m, s in steered_scores(moved).items()},
+                **{m: _report(task, s, item_tags) for m, s in steered.items()},
                 "heldout_phrasing": _report(task, moved.heldout, item_tags),
+                "ratio_ci95": ratio_intervals({**gains, **baseline_gains}, STEERED_OVER_BASELINES),
             }
         )
-    baselines = baseline_scores(task)
     return {
         "baselines": {m: _report(task, s, item_tags) for m, s in baselines.items()},
         "curve": curve,
@@ -190,7 +200,8 @@ def calibrate_head(
 
 def report_at(curves: dict[str, dict], default: DefaultStrength) -> dict[str, dict]:
     """Figures shaped like ``evaluate_steering``'s tasks with every steered method at its
-    default (held-out phrasings at DPR's) and the baselines as they are."""
+    default (held-out phrasings at DPR's, each ratio interval at its steered method's) and
+    the baselines as they are."""
     report: dict[str, dict] = {}
     for task in TASKS:
         if task not in curves:
@@ -198,10 +209,15 @@ def report_at(curves: dict[str, dict], default: DefaultStrength) -> dict[str, di
         negative = task == "negative"
         curve = curves[task]["curve"]
         dpr = point_at(curve, default.for_prompt(negative, hybrid=False))
+        hybrid = point_at(curve, default.for_prompt(negative, hybrid=True))
+        picked = {"dpr": dpr, "hybrid": hybrid}
         report[task] = {
             **curves[task]["baselines"],
             "dpr": dpr["dpr"],
-            "hybrid": point_at(curve, default.for_prompt(negative, hybrid=True))["hybrid"],
+            "hybrid": hybrid["hybrid"],
             "heldout_phrasing": dpr["heldout_phrasing"],
+        }
+        report[task]["ratio_ci95"] = {
+            pair: picked[pair.split("/")[0]]["ratio_ci95"][pair] for pair in dpr["ratio_ci95"]
         }
     return report

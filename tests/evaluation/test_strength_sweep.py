@@ -155,6 +155,15 @@ def test_calibrate_picks_each_default_from_its_own_curve(untrained) -> None:
     assert report["negative"]["hybrid"]["ndcg@10"] == best
     assert report["negative"]["hybrid"]["ndcg@10"] >= report["negative"]["filter"]["ndcg@10"]
     assert report["positive"]["dpr"] == point_at(positive, default.positive)["dpr"]
+    # each ratio's interval is the one at its steered method's pick
+    hybrid_point = point_at(negative, default.negative_hybrid)
+    dpr_point = point_at(negative, default.negative)
+    assert report["negative"]["ratio_ci95"] == {
+        "dpr/postfilter": dpr_point["ratio_ci95"]["dpr/postfilter"],
+        "dpr/filter": dpr_point["ratio_ci95"]["dpr/filter"],
+        "hybrid/postfilter": hybrid_point["ratio_ci95"]["hybrid/postfilter"],
+        "hybrid/filter": hybrid_point["ratio_ci95"]["hybrid/filter"],
+    }
     empty = calibrate({}, item_tags)[0]
     assert (empty.positive, empty.negative, empty.negative_hybrid) == (1.0, 1.0, 1.0)
 
