@@ -25,6 +25,7 @@ import torch
 
 from benchmarks.common import write_plotted_result
 from dpr_plugin.data.sources import load_split
+from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
 from dpr_plugin.evaluation.steering_targets import targets
 from dpr_plugin.evaluation.strength_sweep import (
@@ -141,6 +142,10 @@ def main() -> int:
     body = {
         **per_backbone,
         "strengths": list(STRENGTHS),
+        "interval_method": (
+            f"ratio_ci95 and each target's ci95: {INTERVAL_METHOD}; bar_in_ci95 = the target "
+            "lies inside it, so these cases cannot tell met from not met"
+        ),
         "note": (
             "Scores at strength a are base + a * (dpr_1 - base): the steered vector is "
             "h + a * delta. default_strength is what dpr_plugin.evaluation.strength_sweep."
