@@ -72,18 +72,21 @@ def ratio_interval(
 
 def ratio_intervals(
     gains: dict[str, np.ndarray], pairs: tuple[tuple[str, str], ...], digits: int = 4
-) -> dict[str, list[float]]:
-    """``{"a/b": [low, high]}`` for each ``(a, b)`` of ``pairs``, rounded to ``digits``.
+) -> dict[str, list[float] | None]:
+    """``{"a/b": [low, high]}`` for each ``(a, b)`` of ``pairs``, rounded to ``digits``;
+    ``None`` (JSON null, not NaN) where the interval is undefined (no case, or a resample in
+    which b never scores).
 
     Args:
         gains: Method name → ``[B]`` per-case figure, every method on the same cases.
         pairs: (numerator, denominator) method names.
     """
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[float] | None] = {}
     for top, bottom in pairs:
         for name in (top, bottom):
             if name not in gains:
                 raise ValueError(f"pairs: {name!r} is not a method of gains ({', '.join(gains)})")
         low, high = ratio_interval(gains[top], gains[bottom])
-        out[f"{top}/{bottom}"] = [round(low, digits), round(high, digits)]
+        defined = not (np.isnan(low) or np.isnan(high))
+        out[f"{top}/{bottom}"] = [round(low, digits), round(high, digits)] if defined else None
     return out

@@ -60,10 +60,12 @@ def test_same_seed_same_interval_and_reverse_is_reciprocal() -> None:
     assert back_high == pytest.approx(1.0 / low, rel=2e-3)
 
 
-def test_no_case_or_a_zero_denominator_gives_nan() -> None:
+def test_no_case_or_a_zero_denominator_gives_no_interval() -> None:
     empty = np.zeros(0)
     assert all(np.isnan(ratio_interval(empty, empty)))
     assert all(np.isnan(ratio_interval(np.ones(5), np.zeros(5))))
+    out = ratio_intervals({"dpr": np.ones(5), "filter": np.zeros(5)}, (("dpr", "filter"),))
+    assert out == {"dpr/filter": None}  # JSON null, not NaN
 
 
 def test_bad_arguments_name_the_field() -> None:
