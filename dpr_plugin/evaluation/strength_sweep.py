@@ -218,6 +218,7 @@ def report_at(curves: dict[str, dict], default: DefaultStrength) -> dict[str, di
             "heldout_phrasing": dpr["heldout_phrasing"],
         }
         report[task]["ratio_ci95"] = {
-            pair: picked[pair.split("/")[0]]["ratio_ci95"][pair] for pair in dpr["ratio_ci95"]
+            f"{steered}/{base}": picked[steered]["ratio_ci95"][f"{steered}/{base}"]
+            for steered, base in STEERED_OVER_BASELINES
         }
     return report
