@@ -10,7 +10,9 @@ Writes ``benchmarks/results/backbone_ml1m.json`` (commit it) and the checkpoints
 the ranking (the protocol most papers, and RecBole's full-sort evaluation, use) and how much
 of the history-kept top 10 is history (``history_share@10``, ``last_item_first``).
 ``--output-table separate --runs runs/separate --result-name backbone_ml1m_separate_output``
-trains the variant that scores against a second item table.
+trains the variant that scores against a second item table; ``--tag-embeddings --runs
+runs/tag_embeddings --result-name backbone_ml1m_tag_embeddings`` the one whose item vectors
+add their tags' learned vectors.
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         help="BackboneConfig.subtract_input for every backbone",
     )
     parser.add_argument(
+        "--tag-embeddings",
+        action="store_true",
+        help="BackboneConfig.tag_embeddings for every backbone (item = own row + its tags')",
+    )
+    parser.add_argument(
         "--result-name", default=RESULT.stem, help="stem of the result JSON under results/"
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -148,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             model_kw = {**model_kw, "output_table": args.output_table}
         if args.subtract_input:
             model_kw = {**model_kw, "subtract_input": True}
+        if args.tag_embeddings:
+            num_tags = len(split.dataset.tag_names)
+            model_kw = {**model_kw, "tag_embeddings": True, "num_tags": num_tags}
         model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
         train_cfg = TrainConfig(**train_kw)
         started = time.perf_counter()

@@ -37,7 +37,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     split = load_split(args.dataset, args.min_user, args.min_item)
     model_cfg = build(
-        BackboneConfig, args, "model", kind=args.backbone, num_items=split.dataset.num_items
+        BackboneConfig,
+        args,
+        "model",
+        kind=args.backbone,
+        num_items=split.dataset.num_items,
+        num_tags=len(split.dataset.tag_names),
     )
     train_cfg = build(TrainConfig, args, "train")
     data = {"spec": args.dataset, "min_user": args.min_user, "min_item": args.min_item}
@@ -204,7 +209,7 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, help="checkpoint directory to write")
     train.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_arguments(train, BackboneConfig, "model", skip=("kind", "num_items"))
+    add_arguments(train, BackboneConfig, "model", skip=("kind", "num_items", "num_tags"))
     add_arguments(train, TrainConfig, "train")
     train.set_defaults(func=_cmd_train)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -48,6 +49,12 @@ class BackboneConfig:
             has just read highest (a tied SASRec ranks its last item first for 4 users in 10).
             On ML-1M it learned 0.108 and took that share to 0.26, test NDCG@10 0.101 -> 0.106
             (``benchmarks/results/backbone_ml1m_subtract_input.json``).
+        tag_embeddings: Each item's vector is its own row plus the mean of a learned vector
+            per tag it carries, in the table the history is read from and the one items are
+            scored against: items that share a tag share a direction, so a user vector moved
+            along it lifts the tag's items together (what steering does), and an item seen
+            a handful of times is placed by its tags. Off by default.
+        num_tags: T, the number of tags (dataset tag order); needed with ``tag_embeddings``.
     """
 
     kind: str
@@ -60,6 +67,8 @@ class BackboneConfig:
     init_std: float = 0.0
     output_table: str = "tied"
     subtract_input: bool = False
+    tag_embeddings: bool = False
+    num_tags: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in BACKBONES:
@@ -72,6 +81,8 @@ class BackboneConfig:
         require_positive(self, "num_items", "hidden_dim", "max_len", "num_layers", "num_heads")
         require_rate(self, "dropout")
         require_rate(self, "init_std")
+        if self.num_tags < 0 or (self.tag_embeddings and self.num_tags < 1):
+            raise ConfigError(f"num_tags: tag_embeddings needs at least 1 tag, got {self.num_tags}")
         if self.hidden_dim % self.num_heads:
             raise ConfigError(
                 f"num_heads: {self.num_heads} does not divide hidden_dim {self.hidden_dim}"
@@ -105,6 +116,14 @@ class SequentialBackbone(nn.Module, ABC):
         self.input_weight: nn.Parameter | None = (
             nn.Parameter(torch.zeros(())) if config.subtract_input else None
         )
+        self.tag_table: nn.Parameter | None = None
+        if config.tag_embeddings:
+            # [N + 1, T] each item's share of each of its tags (rows sum to 1, or 0 for an
+            # item without tags and for padding); filled by set_item_tags or a checkpoint
+            self.register_buffer("item_tags", torch.zeros(config.num_items + 1, config.num_tags))
+            self.tag_table = nn.Parameter(
+                torch.randn(config.num_tags, config.hidden_dim) * config.hidden_dim**-0.5
+            )
 
     @staticmethod
     def _table(config: BackboneConfig) -> nn.Embedding:
@@ -127,12 +146,38 @@ class SequentialBackbone(nn.Module, ABC):
             ``[B, T, D]``; row ``t`` is the user vector after seeing items ``0..t``.
         """
 
+    def set_item_tags(self, tag_matrix: np.ndarray) -> None:
+        """Fills the item → tag shares from a ``[num_items + 1, T]`` bool matrix
+        (``SequenceDataset.tag_matrix()``, row 0 = padding); needs ``tag_embeddings``."""
+        if self.tag_table is None:
+            raise ConfigError("tag_embeddings: the backbone was built without tag embeddings")
+        want = (self.config.num_items + 1, self.config.num_tags)
+        if tuple(tag_matrix.shape) != want:
+            raise ConfigError(f"tag_matrix: expected shape {want}, got {tuple(tag_matrix.shape)}")
+        tags = torch.from_numpy(np.asarray(tag_matrix, dtype=np.float32)).clone()
+        tags[0] = 0.0
+        shares = tags / tags.sum(dim=1, keepdim=True).clamp(min=1.0)
+        with torch.no_grad():
+            self.item_tags.copy_(shares)
+
+    def embed(self, history: torch.Tensor) -> torch.Tensor:
+        """``[B, T, D]`` the input vectors of a history (padding reads the zero row)."""
+        x = self.item_embedding(history)
+        if self.tag_table is not None:
+            x = x + self.item_tags[history] @ self.tag_table
+        return x
+
+    def scoring_table(self) -> nn.Embedding:
+        """The per-item table items are scored against (``config.output_table``), before
+        the tag part (``item_vectors`` adds it)."""
+        return self.item_embedding if self.output_embedding is None else self.output_embedding
+
     def finish(self, states: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """``states`` ``[B, T, D]`` less ``input_weight`` times each position's item embedding
         (``config.subtract_input``); padding positions have the zero row, so stay as they are."""
         if self.input_weight is None:
             return states
-        return states - self.input_weight * self.item_embedding(history)
+        return states - self.input_weight * self.embed(history)
 
     def user_vector(self, history: torch.Tensor) -> torch.Tensor:
         """User vector ``[B, D]``: the state after the most recent (right-most) item."""
@@ -141,8 +186,10 @@ class SequentialBackbone(nn.Module, ABC):
     def item_vectors(self) -> torch.Tensor:
         """The scoring item table ``[num_items + 1, D]`` (``config.output_table``); row 0 is
         the padding row (never recommended)."""
-        table = self.item_embedding if self.output_embedding is None else self.output_embedding
-        return table.weight
+        table = self.scoring_table().weight
+        if self.tag_table is None:
+            return table
+        return table + self.item_tags @ self.tag_table
 
     def score_all(self, user: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_items]`` of every real item (column j = item j + 1)."""

@@ -39,6 +39,6 @@ class GRU4Rec(SequentialBackbone):
 
     def forward(self, history: torch.Tensor) -> torch.Tensor:
         real = (history > 0).unsqueeze(-1)  # [B, T, 1]
-        x = (self.item_embedding(history) + self.input_bias) * real  # [B, T, D]
+        x = (self.embed(history) + self.input_bias) * real  # [B, T, D]
         states, _ = self.gru(self.emb_drop(x))  # [B, T, D]
         return self.finish(self.proj(self.out_drop(states)), history)  # [B, T, D]

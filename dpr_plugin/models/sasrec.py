@@ -78,7 +78,7 @@ class SASRec(SequentialBackbone):
         real = history > 0  # [B, T]
         offset = self.config.max_len - t
         positions = torch.arange(t, device=history.device) + offset  # [T]
-        x = self.item_embedding(history) * math.sqrt(self.config.hidden_dim)  # [B, T, D]
+        x = self.embed(history) * math.sqrt(self.config.hidden_dim)  # [B, T, D]
         x = self.emb_drop(x + self.position(positions)) * real.unsqueeze(-1)
         idx = torch.arange(t, device=history.device)
         causal = idx.unsqueeze(1) >= idx.unsqueeze(0)  # [T, T] query i sees key j <= i

@@ -33,6 +33,8 @@ def train_and_save(
     """
     torch.manual_seed(train_cfg.seed)  # the initial weights too, not only the batches
     model = build_backbone(model_cfg)
+    if model_cfg.tag_embeddings:
+        model.set_item_tags(split.dataset.tag_matrix())
     result = train_backbone(model, split, train_cfg, progress=progress)
     test = evaluate_split(model, split, "test")
     test_unseen = evaluate_split(model, split, "test", exclude_seen=True)
