@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import command_line, git_sha, write_result
-from dpr_plugin.data.sources import load_split
+from benchmarks.steering_heads import load_head
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.protocol_variants import (
     DEPTHS,
@@ -37,7 +37,6 @@ from dpr_plugin.evaluation.protocol_variants import (
 from dpr_plugin.evaluation.steering_cases import WINDOW
 from dpr_plugin.evaluation.steering_eval import TaskScores, task_scores
 from dpr_plugin.models.prompt_encoder import PromptEncoder
-from dpr_plugin.training.checkpoint import load_backbone, load_steering
 from dpr_plugin.training.steering_trainer import encode_prompts
 
 RESULTS = Path(__file__).parent / "results"
@@ -79,21 +78,16 @@ def task_variants(
 
 
 def run_one(args: argparse.Namespace, head_dir: Path, encoder: PromptEncoder) -> tuple[str, dict]:
-    head, tags, head_config = load_steering(head_dir)
-    checkpoint = Path(str(head_config.get("backbone_checkpoint", "")))
-    if not checkpoint.is_dir():
-        raise SystemExit(f"{head_dir}: backbone_checkpoint {str(checkpoint)!r} is not a directory")
-    backbone, catalogue, _ = load_backbone(checkpoint)
-    split = load_split(f"{args.format}:{args.data}")
-    if split.dataset.item_ids != catalogue.item_ids:
-        raise SystemExit(f"{checkpoint}: trained on another catalogue than {args.data}")
-    if tags != split.dataset.tag_names:
-        raise SystemExit(f"{head_dir}: tags {tags} differ from the dataset's")
+    loaded = load_head(head_dir, args.data, args.format)
+    head, tags, backbone, split = loaded.head, loaded.tags, loaded.backbone, loaded.split
     started = time.perf_counter()
     trained, heldout = encode_prompts(encoder, tags, False), encode_prompts(encoder, tags, True)
     tasks = task_scores(backbone, head, split, trained, heldout, "test")
     histories, tag_matrix = split.history("test"), split.dataset.tag_matrix()
-    report: dict[str, object] = {"head": str(head_dir), "backbone_checkpoint": str(checkpoint)}
+    report: dict[str, object] = {
+        "head": str(head_dir),
+        "backbone_checkpoint": str(loaded.checkpoint),
+    }
     for name, task in tasks.items():
         report[name] = task_variants(task, histories, tag_matrix, positive=name == "positive")
     kind = backbone.config.kind

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import write_plotted_result
-from dpr_plugin.data.sources import load_split
+from benchmarks.steering_heads import load_head
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
 from dpr_plugin.evaluation.steering_targets import targets
@@ -38,7 +38,6 @@ from dpr_plugin.evaluation.strength_sweep import (
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.serving.default_strength import DefaultStrength
 from dpr_plugin.settings import add_arguments, build
-from dpr_plugin.training.checkpoint import load_backbone, load_steering
 from dpr_plugin.training.steering_trainer import encode_prompts
 
 RESULTS = Path(__file__).parent / "results"
@@ -46,17 +45,10 @@ STAGES = ("valid", "test")
 
 
 def run_one(args: argparse.Namespace, head_dir: Path, encoder: PromptEncoder) -> tuple[str, dict]:
-    head, tags, head_config = load_steering(head_dir)
-    checkpoint = Path(str(head_config.get("backbone_checkpoint", "")))
-    if not checkpoint.is_dir():
-        raise SystemExit(f"{head_dir}: backbone_checkpoint {str(checkpoint)!r} is not a directory")
-    backbone, catalogue, _ = load_backbone(checkpoint)
+    loaded = load_head(head_dir, args.data, args.format)
+    head, tags, head_config = loaded.head, loaded.tags, loaded.head_config
+    backbone, split, checkpoint = loaded.backbone, loaded.split, loaded.checkpoint
     kind = backbone.config.kind
-    split = load_split(f"{args.format}:{args.data}")
-    if split.dataset.item_ids != catalogue.item_ids:
-        raise SystemExit(f"{checkpoint}: trained on another catalogue than {args.data}")
-    if tags != split.dataset.tag_names:
-        raise SystemExit(f"{head_dir}: tags {tags} differ from the dataset's")
     trained, heldout = encode_prompts(encoder, tags, False), encode_prompts(encoder, tags, True)
     item_tags = split.dataset.tag_matrix()[1:]
     curves: dict[str, dict] = {}

@@ -20,9 +20,11 @@ def contract_backbone(
     seed: int = 0,
     output_table: str = "tied",
     subtract_input: bool = False,
+    tag_embeddings: bool = False,
 ) -> Path:
     """An untrained backbone with the contract's dims, saved as a checkpoint (with
-    ``subtract_input`` its input weight is set to 0.5, so the subtraction is exported)."""
+    ``subtract_input`` its input weight is set to 0.5, so the subtraction is exported; with
+    ``tag_embeddings`` it carries the dataset's tags)."""
     torch.manual_seed(seed)
     config = BackboneConfig(
         kind=kind,
@@ -31,8 +33,12 @@ def contract_backbone(
         max_len=HISTORY_LENGTH,
         output_table=output_table,
         subtract_input=subtract_input,
+        tag_embeddings=tag_embeddings,
+        num_tags=len(dataset.tag_names),
     )
     model = build_backbone(config).eval()
+    if tag_embeddings:
+        model.set_item_tags(dataset.tag_matrix())
     if model.input_weight is not None:
         with torch.no_grad():
             model.input_weight.fill_(0.5)

@@ -62,11 +62,6 @@ class SteeringTrainConfig:
         within_weight: Weight of the within-tag cross-entropy: the target ranked among the
             items the prompt allows only (those with the asked-for tag, or without the banned
             one), which is the ranking the hybrid mode and a tag filter serve.
-        adherence_temperature: Temperature of the softmax the two tag terms measure the
-            tag's mass under (the next-item term always uses 1). Below 1 the mass is that of
-            the top of the ranking, the items a user sees; at 1 on a flat softmax (a weak
-            backbone over a large catalogue) it is spread over thousands of items, and
-            lowering it barely changes the top 10.
         max_samples: Stage-3 samples drawn from training positions (half per polarity).
         tag_balance: How much stage 3 evens out the tags: a position is drawn with weight
             ``count(tag) ** -tag_balance`` (0 = as the case rules produce them, where common
@@ -86,14 +81,13 @@ class SteeringTrainConfig:
     negative_weight: float = 1.0
     positive_weight: float = 0.5
     within_weight: float = 0.0
-    adherence_temperature: float = 1.0
     max_samples: int = 100_000
     tag_balance: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         require_positive(self, "align_steps", "reader_batch", "epochs", "batch_size", "max_samples")
-        for name in ("align_lr", "tau", "lr", "adherence_temperature"):
+        for name in ("align_lr", "tau", "lr"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.tag_balance <= 1.0:
@@ -212,7 +206,7 @@ def steer(
             logits = out.steered @ table.T  # [B, N]
             targets = torch.from_numpy(samples.targets[batch] - 1)
             loss = F.cross_entropy(logits, targets)
-            probs = torch.softmax(logits / cfg.adherence_temperature, dim=-1)  # [B, N]
+            probs = torch.softmax(logits, dim=-1)  # [B, N]
             named = item_tags[:, torch.from_numpy(tags)].T  # [B, N] items with the named tag
             mass = (probs * named).sum(-1).clamp(1e-6, 1 - 1e-6)  # [B]
             neg = torch.from_numpy(negative)

@@ -46,9 +46,12 @@ def test_export_writes_item_table_beside_backbone(exported) -> None:
     np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
 
 
-@pytest.mark.parametrize(("output_table", "subtract_input"), [("separate", False), ("tied", True)])
+@pytest.mark.parametrize(
+    ("output_table", "subtract_input", "tag_embeddings"),
+    [("separate", False, False), ("tied", True, False), ("tied", False, True)],
+)
 def test_backbone_options_export_with_parity_and_index_the_scoring_table(
-    tmp_path, output_table: str, subtract_input: bool
+    tmp_path, output_table: str, subtract_input: bool, tag_embeddings: bool
 ) -> None:
     from export.__main__ import run_export
     from export.triton_config import write as write_configs
@@ -61,6 +64,7 @@ def test_backbone_options_export_with_parity_and_index_the_scoring_table(
         tmp_path / "backbone",
         output_table=output_table,
         subtract_input=subtract_input,
+        tag_embeddings=tag_embeddings,
     )
     repository = tmp_path / "triton_models"
     write_configs(repository)
@@ -69,14 +73,17 @@ def test_backbone_options_export_with_parity_and_index_the_scoring_table(
         v < 1e-4 for model in manifest["parity_max_abs_diff"].values() for v in model.values()
     )
     model, _, _ = load_backbone(backbone_dir)
-    assert (model.config.output_table, model.config.subtract_input) == (
+    config = model.config
+    assert (config.output_table, config.subtract_input, config.tag_embeddings) == (
         output_table,
         subtract_input,
+        tag_embeddings,
     )
     table = np.load(repository / "seq_backbone" / "1" / "items.npy")
     np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
     inputs = model.item_embedding.weight.detach().numpy()[1:]
-    assert np.allclose(table, inputs) == (output_table == "tied")
+    # the index holds the scoring table: the input rows only when tied and without tags
+    assert np.allclose(table, inputs) == (output_table == "tied" and not tag_embeddings)
 
 
 def test_parity_check_names_model_and_tensor_when_outputs_differ(exported, tmp_path) -> None:

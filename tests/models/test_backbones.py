@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -129,3 +130,60 @@ def test_subtract_input_takes_a_learned_multiple_of_each_read_item(kind: str) ->
     expected = plain(history) - 0.5 * plain.item_embedding(history)
     torch.testing.assert_close(model(history), expected, atol=ATOL, rtol=0)
     torch.testing.assert_close(model(history)[:, :3], plain(history)[:, :3], atol=ATOL, rtol=0)
+
+
+def _tag_matrix() -> np.ndarray:
+    tags = np.zeros((31, 3), dtype=bool)  # 30 items + the padding row
+    tags[1:11, 0] = True  # items 1-10: tag 0
+    tags[11:21, 1] = True  # items 11-20: tag 1
+    tags[5:8, 2] = True  # items 5-7: tags 0 and 2; items 21-30: no tag
+    return tags
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+def test_tag_embeddings_add_the_mean_of_each_item_tags_vectors(kind: str) -> None:
+    torch.manual_seed(0)
+    config = BackboneConfig(
+        kind=kind, num_items=30, hidden_dim=16, max_len=12, tag_embeddings=True, num_tags=3
+    )
+    model = build_backbone(config).eval()
+    model.set_item_tags(_tag_matrix())
+    own, tags = model.item_embedding.weight.detach(), model.tag_table.detach()
+    table = model.item_vectors().detach()
+    assert torch.all(table[0] == 0)  # padding stays the zero row
+    torch.testing.assert_close(table[1] - own[1], tags[0])  # one tag: its vector
+    torch.testing.assert_close(table[6] - own[6], (tags[0] + tags[2]) / 2)  # two: their mean
+    torch.testing.assert_close(table[25], own[25])  # no tag: the item's own row
+    # the history is read through the same composed table: moving a tag moves the user
+    # (a random move: a constant one along every dimension would vanish in a LayerNorm)
+    history = torch.tensor([[0] * 8 + [3, 12, 4, 9]])
+    before = model.user_vector(history)
+    with torch.no_grad():
+        model.tag_table[2].add_(torch.randn(16))  # no history item carries tag 2
+    torch.testing.assert_close(model.user_vector(history), before, atol=ATOL, rtol=0)
+    with torch.no_grad():
+        model.tag_table[0].add_(torch.randn(16))
+    assert not torch.allclose(model.user_vector(history), before, atol=1e-3)
+
+
+def test_tag_embeddings_are_checked_and_kept_by_the_checkpoint(tmp_path) -> None:
+    from dpr_plugin.data.dataset import ItemMeta, SequenceDataset
+    from dpr_plugin.training.checkpoint import Catalogue, load_backbone, save_backbone
+
+    with pytest.raises(ConfigError, match="num_tags"):
+        BackboneConfig(kind="sasrec", num_items=30, tag_embeddings=True)
+    with pytest.raises(ConfigError, match="tag_embeddings"):
+        _model("sasrec").set_item_tags(_tag_matrix())
+    config = BackboneConfig(
+        kind="gru4rec", num_items=30, hidden_dim=16, max_len=12, tag_embeddings=True, num_tags=3
+    )
+    model = build_backbone(config)
+    with pytest.raises(ConfigError, match=r"tag_matrix: expected shape \(31, 3\)"):
+        model.set_item_tags(_tag_matrix()[:, :2])
+    model.set_item_tags(_tag_matrix())
+    items = {str(i): ItemMeta(title=f"Item {i}", tags=("a",)) for i in range(1, 31)}
+    pairs = [("1", str(i)) for i in range(1, 31)]
+    dataset = SequenceDataset.from_interactions("tiny", pairs, items, "tiny")
+    loaded, _, _ = load_backbone(save_backbone(tmp_path / "ckpt", model, Catalogue.of(dataset), {}))
+    assert loaded.config.tag_embeddings and loaded.config.num_tags == 3
+    torch.testing.assert_close(loaded.item_vectors(), model.item_vectors())

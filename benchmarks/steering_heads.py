@@ -1,0 +1,41 @@
+"""Loading a trained steering head with the backbone it steers and the data it was built on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dpr_plugin.data.sources import load_split
+from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.models.backbone import SequentialBackbone
+from dpr_plugin.models.steering_head import SteeringHead
+from dpr_plugin.training.checkpoint import load_backbone, load_steering
+
+
+@dataclass(frozen=True)
+class LoadedHead:
+    """A steering checkpoint, its backbone checkpoint and the dataset split, checked to fit."""
+
+    head: SteeringHead
+    tags: list[str]
+    head_config: dict[str, object]
+    checkpoint: Path
+    backbone: SequentialBackbone
+    split: LeaveOneOutSplit
+
+
+def load_head(head_dir: Path, data: str, data_format: str) -> LoadedHead:
+    """The head in ``head_dir`` (written by ``benchmarks.steering_ml1m`` or ``dpr
+    train-steering``), the backbone its config names and ``data_format:data``; exits naming
+    the checkpoint when the three do not fit together."""
+    head, tags, head_config = load_steering(head_dir)
+    checkpoint = Path(str(head_config.get("backbone_checkpoint", "")))
+    if not checkpoint.is_dir():
+        raise SystemExit(f"{head_dir}: backbone_checkpoint {str(checkpoint)!r} is not a directory")
+    backbone, catalogue, _ = load_backbone(checkpoint)
+    split = load_split(f"{data_format}:{data}")
+    if split.dataset.item_ids != catalogue.item_ids:
+        raise SystemExit(f"{checkpoint}: trained on another catalogue than {data}")
+    if tags != split.dataset.tag_names:
+        raise SystemExit(f"{head_dir}: tags {tags} differ from the dataset's")
+    return LoadedHead(head, tags, head_config, checkpoint, backbone, split)
