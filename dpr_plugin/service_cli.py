@@ -149,7 +149,9 @@ def _summary(prompt: str, response: object) -> str:
     polarity = pb.Polarity.Name(understood.polarity).removeprefix("POLARITY_").lower()
     banned = list(understood.hard_filtered_tags)
     hard = f", hard filter {banned}" if banned else ""
-    moved = f", strength {understood.strength:.2f}" if understood.strength else ""
+    # every prompt that reached the head says what strength it got, 0 (HARD, or a 0 default) too
+    headed = response.served_path in (pb.SERVED_PATH_STEERED, pb.SERVED_PATH_COLD_START)
+    moved = f", strength {understood.strength:.2f}" if headed else ""
     fallback = f", fallback: {response.fallback_reason}" if response.fallback_reason else ""
     return (
         f"{prompt or '(no prompt)'!r}: {path}, understood {polarity} [{tags}]{moved}{hard}"

@@ -63,6 +63,13 @@ def test_steer_passes_a_strength_and_prints_the_applied_one(
     out = capsys.readouterr().out
     assert code == 0 and "'more comedies': steered, understood positive" in out
     assert "strength 0.50" in out
+    code = main(["steer", "--target", service.target, "--user", "1", "--top-k", "3",
+                 "--prompt", "more comedies", "--strength", "0"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "strength 0.00" in out  # unmoved, and said so
+    code = main(["steer", "--target", service.target, "--user", "1", "--top-k", "3",
+                 "--prompt", ""])  # fmt: skip
+    assert code == 0 and "strength" not in capsys.readouterr().out.splitlines()[0]
 
 
 def test_steer_reports_a_status_error_in_one_line(
