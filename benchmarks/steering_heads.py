@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,3 +40,15 @@ def load_head(head_dir: Path, data: str, data_format: str) -> LoadedHead:
     if tags != split.dataset.tag_names:
         raise SystemExit(f"{head_dir}: tags {tags} differ from the dataset's")
     return LoadedHead(head, tags, head_config, checkpoint, backbone, split)
+
+
+def add_head_arguments(parser: argparse.ArgumentParser, result_name: str) -> None:
+    """The flags of a benchmark that reads trained heads: ``--data``, ``--format``,
+    ``--heads``, ``--threads`` and ``--result-name`` (default ``result_name``)."""
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--format", default="ml-1m-tsv")
+    parser.add_argument("--heads", nargs="+", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--result-name", default=result_name, help="stem of the result files under results/"
+    )

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import command_line, git_sha, write_result
-from benchmarks.steering_heads import load_head
+from benchmarks.steering_heads import add_head_arguments, load_head
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.protocol_variants import (
     DEPTHS,
@@ -34,7 +34,7 @@ from dpr_plugin.evaluation.protocol_variants import (
     seen_mask,
     variant_report,
 )
-from dpr_plugin.evaluation.steering_cases import WINDOW
+from dpr_plugin.evaluation.steering_cases import window_shares
 from dpr_plugin.evaluation.steering_eval import TaskScores, task_scores
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.training.steering_trainer import encode_prompts
@@ -47,10 +47,11 @@ PAPER_POSITIVE_GAIN = 0.7184
 def window_share(
     histories: list[np.ndarray], task: TaskScores, tag_matrix: np.ndarray
 ) -> np.ndarray:
-    """``[B]`` share of each case's prompt tag among its last ``WINDOW`` history items."""
+    """``[B]`` share of each case's prompt tag in its recent window, as the case rules read it
+    (a case's history is never empty)."""
     return np.array(
         [
-            tag_matrix[histories[int(row)][-WINDOW:], int(tag)].mean()
+            window_shares(histories[int(row)], tag_matrix)[int(tag)]
             for row, tag in zip(task.cases.rows, task.cases.tags, strict=True)
         ]
     )
@@ -114,11 +115,7 @@ def summary(report: dict) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--format", default="ml-1m-tsv")
-    parser.add_argument("--heads", nargs="+", type=Path, required=True)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--result-name", default="steering_protocols_ml1m")
+    add_head_arguments(parser, "steering_protocols_ml1m")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import write_plotted_result
-from benchmarks.steering_heads import load_head
+from benchmarks.steering_heads import add_head_arguments, load_head
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
 from dpr_plugin.evaluation.steering_targets import targets
@@ -110,13 +110,7 @@ def plot(per_backbone: dict[str, dict], path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--format", default="ml-1m-tsv")
-    parser.add_argument("--heads", nargs="+", type=Path, required=True)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument(
-        "--result-name", default="steering_strength_ml1m", help="stem of the result JSON and PNG"
-    )
+    add_head_arguments(parser, "steering_strength_ml1m")
     add_arguments(parser, Adherence, "adherence")
     args = parser.parse_args()
     args.adherence = build(Adherence, args, "adherence")

@@ -51,7 +51,11 @@ class SteeringCases:
         return SteeringCases(self.rows[positions], self.tags[positions], self.negative)
 
 
-def _shares(history: np.ndarray, tag_matrix: np.ndarray, window: int) -> np.ndarray | None:
+def window_shares(
+    history: np.ndarray, tag_matrix: np.ndarray, window: int = WINDOW
+) -> np.ndarray | None:
+    """``[T]`` share of each tag among the last ``window`` items of ``history`` (None when
+    it is empty): what the case rules read."""
     recent = history[-window:]
     if len(recent) == 0:
         return None
@@ -93,7 +97,7 @@ def select_cases(
     rules = rules or CaseRules()
     found: dict[bool, tuple[list[int], list[int]]] = {False: ([], []), True: ([], [])}
     for row, (history, target) in enumerate(zip(histories, targets, strict=True)):
-        shares = _shares(history, tag_matrix, rules.window)
+        shares = window_shares(history, tag_matrix, rules.window)
         if shares is None:
             continue
         for negative, pick in ((False, positive_tag), (True, negative_tag)):
@@ -122,7 +126,7 @@ def training_positions(
     out = []
     for user, seq in enumerate(sequences):
         for position in range(min_history, len(seq)):
-            shares = _shares(seq[:position], tag_matrix, rules.window)
+            shares = window_shares(seq[:position], tag_matrix, rules.window)
             if shares is None:
                 continue
             target_tags = tag_matrix[seq[position]]
