@@ -12,7 +12,8 @@ of the history-kept top 10 is history (``history_share@10``, ``last_item_first``
 ``--output-table separate --runs runs/separate --result-name backbone_ml1m_separate_output``
 trains the variant that scores against a second item table; ``--tag-embeddings --runs
 runs/tag_embeddings --result-name backbone_ml1m_tag_embeddings`` the one whose item vectors
-add their tags' learned vectors.
+add their tags' learned vectors. ``--seed 1 --runs runs/tag_embeddings_backbone_seed1`` retrains
+with another initialisation and batch order.
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         help="BackboneConfig.tag_embeddings for every backbone (item = own row + its tags')",
     )
     parser.add_argument(
+        "--seed", type=int, default=0, help="TrainConfig.seed (initialisation and batch order)"
+    )
+    parser.add_argument(
         "--result-name", default=RESULT.stem, help="stem of the result JSON under results/"
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -159,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             num_tags = len(split.dataset.tag_names)
             model_kw = {**model_kw, "tag_embeddings": True, "num_tags": num_tags}
         model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
+        train_kw = {**train_kw, "seed": args.seed}
         train_cfg = TrainConfig(**train_kw)
         started = time.perf_counter()
         _, summary = train_and_save(
