@@ -18,11 +18,16 @@ recent window), from one backbone's scores, it reports NDCG@10 and tag-hit@10 of
   asked-for tag, item-to-item co-occurrence with those items (and with the whole history,
   to tell a better recommender from better steering), and the affinity of each item's other
   tags to the recent window's tag shares;
+* the filter over the items that would themselves make the case: those whose rarest tag in
+  the window is the asked-for one (an item carrying a still rarer tag would have been asked
+  for by that tag). Given the backbone's scores, this is the most the case rule itself tells
+  a model about the target, i.e. what a head that learns the rule can gain over the filter;
 * the filter blended with each item's frequency as the target of a training position that is
   itself a positive case for the same tag ("what users who turn to g pick first"), the
   prior a steering head can add to every user alike.
 
-Writes ``benchmarks/results/positive_protocol_probe.json``.
+Writes ``benchmarks/results/positive_protocol_probe.json`` (``--result-name`` another stem, for
+another backbone).
 """
 
 from __future__ import annotations
@@ -38,7 +43,11 @@ import torch
 from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.full_ranking import user_vectors
-from dpr_plugin.evaluation.steering_cases import select_cases, training_positions
+from dpr_plugin.evaluation.steering_cases import (
+    select_cases,
+    training_positions,
+    window_shares,
+)
 from dpr_plugin.evaluation.steering_metrics import (
     allowed_items,
     hard_filter,
@@ -69,6 +78,21 @@ def shift_popularity(
         if not negative:
             counts[tag, sequences[user][position] - 1] += 1
     return counts
+
+
+def case_consistent(
+    histories: list[np.ndarray], tags: np.ndarray, tag_matrix: np.ndarray, window: int
+) -> np.ndarray:
+    """``[B, N]`` True where the item, as the target, would make a positive case naming the
+    case's tag: it carries the tag, and no tag of it has a lower share in the window (ties go
+    to the first in tag order, as in ``positive_tag``)."""
+    item_tags = tag_matrix[1:]
+    out = np.zeros((len(tags), item_tags.shape[0]), dtype=bool)
+    for b, (history, tag) in enumerate(zip(histories, tags, strict=True)):
+        shares = window_shares(history, tag_matrix, window)
+        masked = np.where(item_tags, shares[None, :], np.inf)  # [N, T]
+        out[b] = item_tags[:, tag] & (masked.argmin(1) == tag)
+    return out
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:
@@ -125,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--format", default="ml-1m-tsv")
     parser.add_argument("--backbone", type=Path, required=True)
+    parser.add_argument("--result-name", default=RESULT.stem, help="stem of the result JSON")
     args = parser.parse_args(argv)
+    result = RESULT.with_name(f"{args.result_name}.json")
     split = load_split(f"{args.format}:{args.data}")
     backbone, catalogue, _ = load_backbone(args.backbone)
     if split.dataset.item_ids != catalogue.item_ids:
@@ -190,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         methods[f"filter_plus_{w}_shift_popularity"] = report(
             hard_filter(z + w * zscore(shifts[cases.tags]), allowed)
         )
+    consistent = case_consistent(case_histories, cases.tags, tag_matrix, window=50)
+    if not consistent[np.arange(len(gold)), gold].all():
+        raise SystemExit("case_consistent excludes a target: it disagrees with positive_tag")
+    methods["filter_case_consistent"] = report(hard_filter(base, consistent))
+    methods["postfilter_case_consistent"] = report(postfilter(base, consistent))
     methods["filter_all_target_tags"] = report(hard_filter(base, all_tags))
     methods["filter_exact_target_tag_set"] = report(hard_filter(base, exact_set))
     body = {
@@ -197,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": len(cases),
         "mean_candidates": {
             "one_tag": round(float(allowed.sum(1).mean()), 1),
+            "case_consistent": round(float(consistent.sum(1).mean()), 1),
             "all_target_tags": round(float(all_tags.sum(1).mean()), 1),
             "exact_target_tag_set": round(float(exact_set.sum(1).mean()), 1),
         },
@@ -206,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": command_line("benchmarks.positive_protocol_probe"),
         "git_sha": git_sha(),
     }
-    write_result(RESULT, body)
+    write_result(result, body)
     print(json.dumps({k: v["ndcg@10"] for k, v in methods.items()}, indent=2))
-    print(f"wrote {RESULT}")
+    print(f"wrote {result}")
     return 0
 
 
