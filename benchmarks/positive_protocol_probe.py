@@ -44,6 +44,7 @@ from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.full_ranking import user_vectors
 from dpr_plugin.evaluation.steering_cases import (
+    positive_case_items,
     select_cases,
     training_positions,
     window_shares,
@@ -81,18 +82,15 @@ def shift_popularity(
 
 
 def case_consistent(
-    histories: list[np.ndarray], tags: np.ndarray, tag_matrix: np.ndarray, window: int
+    histories: list[np.ndarray], tags: np.ndarray, tag_matrix: np.ndarray
 ) -> np.ndarray:
-    """``[B, N]`` True where the item, as the target, would make a positive case naming the
-    case's tag: it carries the tag, and no tag of it has a lower share in the window (ties go
-    to the first in tag order, as in ``positive_tag``)."""
-    item_tags = tag_matrix[1:]
-    out = np.zeros((len(tags), item_tags.shape[0]), dtype=bool)
-    for b, (history, tag) in enumerate(zip(histories, tags, strict=True)):
-        shares = window_shares(history, tag_matrix, window)
-        masked = np.where(item_tags, shares[None, :], np.inf)  # [N, T]
-        out[b] = item_tags[:, tag] & (masked.argmin(1) == tag)
-    return out
+    """``[B, N]`` ``positive_case_items`` of each case."""
+    return np.stack(
+        [
+            positive_case_items(window_shares(history, tag_matrix), int(tag), tag_matrix[1:])
+            for history, tag in zip(histories, tags, strict=True)
+        ]
+    )
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:
@@ -216,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         methods[f"filter_plus_{w}_shift_popularity"] = report(
             hard_filter(z + w * zscore(shifts[cases.tags]), allowed)
         )
-    consistent = case_consistent(case_histories, cases.tags, tag_matrix, window=50)
+    consistent = case_consistent(case_histories, cases.tags, tag_matrix)
     if not consistent[np.arange(len(gold)), gold].all():
         raise SystemExit("case_consistent excludes a target: it disagrees with positive_tag")
     methods["filter_case_consistent"] = report(hard_filter(base, consistent))

@@ -71,6 +71,17 @@ def positive_tag(shares: np.ndarray, target_tags: np.ndarray, rules: CaseRules) 
     return g if shares[g] <= rules.positive_max_share else None
 
 
+def positive_case_items(shares: np.ndarray, tag: int, item_tags: np.ndarray) -> np.ndarray:
+    """``[N]`` True for the items that, as the target after a window with ``shares``, would
+    make a positive case naming ``tag``: they carry it and no tag of theirs has a lower share
+    (ties to the first in tag order, as ``positive_tag``). ``item_tags`` is ``[N, T]`` bool.
+
+    Any other item with ``tag`` would have been asked for by a rarer tag, so this is what the
+    case rule itself tells a model about the target, beyond "it carries the tag"."""
+    masked = np.where(item_tags, shares[None, :], np.inf)  # [N, T]
+    return item_tags[:, tag] & (masked.argmin(axis=1) == tag)
+
+
 def negative_tag(shares: np.ndarray, target_tags: np.ndarray, rules: CaseRules) -> int | None:
     """The tag a negative case names, or None when the pair is not a negative case."""
     candidates = np.flatnonzero(~target_tags)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dpr_plugin.evaluation.steering_cases import CaseRules, select_cases, training_positions
+from dpr_plugin.evaluation.steering_cases import (
+    CaseRules,
+    positive_case_items,
+    positive_tag,
+    select_cases,
+    training_positions,
+    window_shares,
+)
 
 # items 1..6 over tags [Action, Comedy, Drama]; row 0 is padding
 TAGS = np.array(
@@ -65,3 +72,24 @@ def test_training_positions_apply_same_rules_to_earlier_positions() -> None:
     found = training_positions([seq], TAGS, min_history=5)
     assert (0, 5, 2, False) in found  # Drama after five Action items: positive "more Drama"
     assert (0, 5, 0, True) in found  # and Action (share 1.0) is what the Drama target lacks
+
+
+def test_positive_case_items_keep_items_whose_rarest_tag_is_the_prompt() -> None:
+    history = np.array([1] * 19 + [4])  # Action 1.0, Comedy 0.05, Drama 0
+    shares = window_shares(history, TAGS)
+    # Comedy: item 2 (Comedy) and 4 (Action+Comedy) qualify; 5 (Comedy+Drama) would be a
+    # "more Drama" case, Drama being rarer
+    assert np.flatnonzero(positive_case_items(shares, 1, TAGS[1:])).tolist() == [1, 3]
+    assert np.flatnonzero(positive_case_items(shares, 2, TAGS[1:])).tolist() == [2, 4]
+
+
+def test_positive_case_items_agree_with_positive_tag() -> None:
+    rng = np.random.default_rng(0)
+    item_tags = rng.random((40, 5)) < 0.35
+    tag_matrix = np.vstack([np.zeros((1, 5), bool), item_tags])
+    rules = CaseRules(positive_max_share=1.0)  # every pair is a case: compare tag choice only
+    for _ in range(20):
+        shares = window_shares(rng.integers(1, 41, size=8), tag_matrix)
+        for tag in range(5):
+            expected = [positive_tag(shares, row, rules) == tag for row in item_tags]
+            assert positive_case_items(shares, tag, item_tags).tolist() == expected
