@@ -44,10 +44,9 @@ from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.full_ranking import user_vectors
 from dpr_plugin.evaluation.steering_cases import (
-    positive_case_items,
+    positive_case_masks,
     select_cases,
     training_positions,
-    window_shares,
 )
 from dpr_plugin.evaluation.steering_metrics import (
     allowed_items,
@@ -79,18 +78,6 @@ def shift_popularity(
         if not negative:
             counts[tag, sequences[user][position] - 1] += 1
     return counts
-
-
-def case_consistent(
-    histories: list[np.ndarray], tags: np.ndarray, tag_matrix: np.ndarray
-) -> np.ndarray:
-    """``[B, N]`` ``positive_case_items`` of each case."""
-    return np.stack(
-        [
-            positive_case_items(window_shares(history, tag_matrix), int(tag), tag_matrix[1:])
-            for history, tag in zip(histories, tags, strict=True)
-        ]
-    )
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:
@@ -214,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         methods[f"filter_plus_{w}_shift_popularity"] = report(
             hard_filter(z + w * zscore(shifts[cases.tags]), allowed)
         )
-    consistent = case_consistent(case_histories, cases.tags, tag_matrix)
+    consistent = positive_case_masks(case_histories, cases.tags, tag_matrix)
     if not consistent[np.arange(len(gold)), gold].all():
         raise SystemExit("case_consistent excludes a target: it disagrees with positive_tag")
     methods["filter_case_consistent"] = report(hard_filter(base, consistent))

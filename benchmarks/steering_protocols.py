@@ -10,7 +10,7 @@ trained, at strength 1 (as trained, as in ``steering_ml1m.json``), on DESIGN.md'
 with (1) history items kept in or removed from the ranking, (2) the post-filter applied to the
 backbone's top 10 ... 500, (3) for the positive task also only the cases whose tag is absent
 from the recent window, and (4) with the filter narrowed to the items that would make the
-same positive case (``positive_case_items``): whether the head learned more than the case rule
+same positive case (``positive_case_masks``): whether the head learned more than the case rule
 alone gives. Nothing is trained. The row "history kept, all cases, postfilter@100"
 is the issue's protocol and reproduces ``steering_ml1m.json``. Writes
 ``benchmarks/results/steering_protocols_ml1m.json``.
@@ -36,7 +36,7 @@ from dpr_plugin.evaluation.protocol_variants import (
     seen_mask,
     variant_report,
 )
-from dpr_plugin.evaluation.steering_cases import positive_case_items, window_shares
+from dpr_plugin.evaluation.steering_cases import positive_case_masks, window_shares
 from dpr_plugin.evaluation.steering_eval import TaskScores, task_scores
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.training.steering_trainer import encode_prompts
@@ -54,21 +54,6 @@ def window_share(
     return np.array(
         [
             window_shares(histories[int(row)], tag_matrix)[int(tag)]
-            for row, tag in zip(task.cases.rows, task.cases.tags, strict=True)
-        ]
-    )
-
-
-def case_consistent(
-    histories: list[np.ndarray], task: TaskScores, tag_matrix: np.ndarray
-) -> np.ndarray:
-    """``[B, N]`` each positive case's ``positive_case_items``: the items that would make the
-    same case (the filter that uses everything the case rule says about the target)."""
-    return np.stack(
-        [
-            positive_case_items(
-                window_shares(histories[int(row)], tag_matrix), int(tag), tag_matrix[1:]
-            )
             for row, tag in zip(task.cases.rows, task.cases.tags, strict=True)
         ]
     )
@@ -95,7 +80,8 @@ def task_variants(
     if positive:
         # the same methods with the case-consistent items as the filter: does the head gain
         # more than what the case rule alone gives?
-        consistent = case_consistent(histories, task, tag_matrix)
+        case_histories = [histories[int(row)] for row in task.cases.rows]
+        consistent = positive_case_masks(case_histories, task.cases.tags, tag_matrix)
         out["history_kept"]["case_consistent_filter"] = variant_report(
             task.base, task.dpr, consistent, task.gold
         )

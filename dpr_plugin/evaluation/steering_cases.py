@@ -82,6 +82,24 @@ def positive_case_items(shares: np.ndarray, tag: int, item_tags: np.ndarray) -> 
     return item_tags[:, tag] & (masked.argmin(axis=1) == tag)
 
 
+def positive_case_masks(
+    histories: list[np.ndarray], tags: np.ndarray, tag_matrix: np.ndarray, window: int = WINDOW
+) -> np.ndarray:
+    """``[B, N]`` ``positive_case_items`` for each (history, tag) pair of positive cases, the
+    shares read from the last ``window`` items; ``tag_matrix`` as in ``select_cases``.
+
+    Raises:
+        ValueError: a history is empty (no case has one).
+    """
+    out = np.zeros((len(histories), tag_matrix.shape[0] - 1), dtype=bool)
+    for row, (history, tag) in enumerate(zip(histories, tags, strict=True)):
+        shares = window_shares(history, tag_matrix, window)
+        if shares is None:
+            raise ValueError(f"histories[{row}]: empty, so it is no steering case")
+        out[row] = positive_case_items(shares, int(tag), tag_matrix[1:])
+    return out
+
+
 def negative_tag(shares: np.ndarray, target_tags: np.ndarray, rules: CaseRules) -> int | None:
     """The tag a negative case names, or None when the pair is not a negative case."""
     candidates = np.flatnonzero(~target_tags)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dpr_plugin.evaluation.steering_cases import (
     CaseRules,
     positive_case_items,
+    positive_case_masks,
     positive_tag,
     select_cases,
     training_positions,
@@ -81,6 +83,15 @@ def test_positive_case_items_keep_items_whose_rarest_tag_is_the_prompt() -> None
     # "more Drama" case, Drama being rarer
     assert np.flatnonzero(positive_case_items(shares, 1, TAGS[1:])).tolist() == [1, 3]
     assert np.flatnonzero(positive_case_items(shares, 2, TAGS[1:])).tolist() == [2, 4]
+    masks = positive_case_masks([history, np.array([3, 3, 2])], np.array([1, 0]), TAGS)
+    assert masks.shape == (2, 6)
+    assert np.flatnonzero(masks[0]).tolist() == [1, 3]
+    assert np.flatnonzero(masks[1]).tolist() == [0, 3]  # Action 0: items 1 and 4
+
+
+def test_positive_case_masks_reject_an_empty_history() -> None:
+    with pytest.raises(ValueError, match=r"histories\[1\]"):
+        positive_case_masks([np.array([1]), np.array([], np.int64)], np.array([0, 0]), TAGS)
 
 
 def test_positive_case_items_agree_with_positive_tag() -> None:
