@@ -40,9 +40,14 @@ def env_name(prefix: str, field: str) -> str:
 
 
 def add_arguments(
-    parser: argparse.ArgumentParser, cls: type, prefix: str, skip: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser,
+    cls: type,
+    prefix: str,
+    skip: tuple[str, ...] = (),
+    default_help: dict[str, str] | None = None,
 ) -> None:
-    """Adds one ``--flag`` per dataclass field of ``cls`` (except ``skip``)."""
+    """Adds one ``--flag`` per dataclass field of ``cls`` (except ``skip``); ``default_help``
+    describes, per field, a default the command chooses itself instead of the dataclass's."""
     group = parser.add_argument_group(f"{cls.__name__} (env DPR_{prefix.upper()}_*)")
     for f in dataclasses.fields(cls):
         if f.name in skip:
@@ -52,8 +57,15 @@ def add_arguments(
             dest=f"{prefix}__{f.name}",
             type=str,
             default=None,
-            help=f"default {f.default!r}",
+            help=f"default {(default_help or {}).get(f.name, repr(f.default))}",
         )
+
+
+def is_given(namespace: argparse.Namespace, prefix: str, field: str) -> bool:
+    """Whether ``field`` was set by its flag or its environment variable (``build`` would not
+    fall back to the dataclass default)."""
+    flag = getattr(namespace, f"{prefix}__{field}", None) is not None
+    return flag or env_name(prefix, field) in os.environ
 
 
 def build(cls: type[T], namespace: argparse.Namespace, prefix: str, **fixed: Any) -> T:

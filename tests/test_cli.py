@@ -150,3 +150,38 @@ def test_cli_train_and_train_steering_are_seeded_end_to_end(
         assert first.keys() == second.keys()
         for name in first:
             torch.testing.assert_close(first[name], second[name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [(None, None, True), ("false", None, False), (None, "false", False), ("true", None, True)],
+)
+def test_cli_train_embeds_tags_by_default(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str | None,
+    env: str | None,
+    expected: bool,
+) -> None:
+    """``dpr train`` turns tag embeddings on for a dataset with tags unless told otherwise,
+    by flag or by environment variable."""
+    if env is not None:
+        monkeypatch.setenv("DPR_MODEL_TAG_EMBEDDINGS", env)
+    data = _ml1m_dir(tmp_path / "data")
+    args = ["train", "--dataset", f"ml-1m:{data}", "--backbone", "gru4rec", "--quiet"]
+    args += ["--out", str(tmp_path / "c"), "--hidden-dim", "8", "--max-len", "5"]
+    args += ["--max-epochs", "1", *(["--tag-embeddings", flag] if flag else [])]
+    assert main(args) == 0
+    capsys.readouterr()
+    config = json.loads((tmp_path / "c" / "config.json").read_text())["backbone"]
+    assert config["tag_embeddings"] is expected
+    assert config["num_tags"] > 0
+
+
+def test_cli_train_help_states_the_tag_embeddings_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "true when the dataset has tags" in " ".join(capsys.readouterr().out.split())
