@@ -1,11 +1,16 @@
 """DPR steering on ML-1M for trained backbones: stages 2-3, then the paper's tasks.
 
     .venv/bin/python -m benchmarks.steering_ml1m --data ../shared/data/ml-1m --format ml-1m-tsv \\
-        --backbones runs/ml1m/sasrec runs/ml1m/gru4rec
+        --backbones runs/tag_embeddings/sasrec runs/tag_embeddings/gru4rec --runs runs/headline
+
+makes the committed ``steering_ml1m.json``: the backbones ``dpr train`` builds by default, with
+tag embeddings (``benchmarks.backbone_ml1m --tag-embeddings --runs runs/tag_embeddings``).
+``--backbones runs/ml1m/sasrec runs/ml1m/gru4rec --runs runs/plain_rerun --result-name
+steering_ml1m_plain`` makes ``steering_ml1m_plain.json``, on the plain-table backbones.
 
 For each backbone checkpoint (``benchmarks.backbone_ml1m`` makes them) it trains the steering
 head (stage 2 alignment, stage 3 experts; backbone frozen), saves it to
-``runs/ml1m/steering-<kind>``, evaluates the standard, positive and negative tasks on the test
+``<runs>/steering-<kind>``, evaluates the standard, positive and negative tasks on the test
 targets with every baseline from the same backbone scores (at strength 1, as trained), and
 checks the issue's targets. The checkpoint also gets the default strengths picked on
 validation (``strength_sweep.calibrate``); ``benchmarks.steering_strength`` reports the test

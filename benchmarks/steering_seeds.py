@@ -1,7 +1,9 @@
 """How much the steering targets move between heads trained with different seeds.
 
-    .venv/bin/python -m benchmarks.steering_seeds --results steering_strength_ml1m \\
+    .venv/bin/python -m benchmarks.steering_seeds --results steering_strength_plain \\
         steering_strength_seed1 steering_strength_seed2
+
+(seed 0 is the plain-table heads; seeds 1 and 2 were trained on the same plain backbones).
 
 Reads ``benchmarks.steering_strength`` result files (one per seed of the heads, same
 backbones; ``benchmarks.steering_ml1m --seed S --runs DIR`` trains them) and sets, for each

@@ -2,7 +2,10 @@
 validation, and the issue's targets at that strength on test.
 
     .venv/bin/python -m benchmarks.steering_strength --data ../shared/data/ml-1m \\
-        --format ml-1m-tsv --heads runs/ml1m/steering-sasrec runs/ml1m/steering-gru4rec
+        --format ml-1m-tsv --heads runs/headline/steering-sasrec runs/headline/steering-gru4rec
+
+(the heads behind ``steering_ml1m.json``; ``--heads runs/plain_rerun/steering-sasrec
+runs/plain_rerun/steering-gru4rec --result-name steering_strength_plain`` for the plain ones).
 
 Each head is a checkpoint that ``benchmarks.steering_ml1m`` trained; its config names the
 backbone it steers. Nothing is trained here. The default strengths are picked on the
