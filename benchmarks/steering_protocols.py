@@ -7,13 +7,13 @@ The issue asks for the paper's positive gain (DPR NDCG@10 1.5x a post-filter ove
 backbone's top 100; the paper reports up to +71.84 %, NDCG@10 0.5748) and for a statement of
 how the protocols may differ. This measures it: the heads ``benchmarks.steering_ml1m``
 trained, at strength 1 (as trained, as in ``steering_ml1m_plain.json`` for these heads), on
-DESIGN.md's test cases, with (1) history items kept in or removed from the ranking, (2) the post-filter applied to the
-backbone's top 10 ... 500, (3) for the positive task also only the cases whose tag is absent
-from the recent window, and (4) with the filter narrowed to the items that would make the
-same positive case (``positive_case_masks``): whether the head learned more than the case rule
-alone gives. Nothing is trained. The row "history kept, all cases, postfilter@100"
-is the issue's protocol and reproduces ``steering_ml1m_plain.json``. Writes
-``benchmarks/results/steering_protocols_ml1m.json``.
+DESIGN.md's test cases, with (1) history items kept in or removed from the ranking, (2) the
+post-filter applied to the backbone's top 10 ... 500, (3) for the positive task also only the
+cases whose tag is absent from the recent window, and (4) with the filter narrowed to the
+items that would make the same positive case (``positive_case_masks``): whether the head
+learned more than the case rule alone gives. Nothing is trained. The row "history kept, all
+cases, postfilter@100" is the issue's protocol and reproduces ``steering_ml1m_plain.json``.
+Writes ``benchmarks/results/steering_protocols_ml1m.json``.
 """
 
 from __future__ import annotations
