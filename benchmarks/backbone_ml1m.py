@@ -12,7 +12,7 @@ of the history-kept top 10 is history (``history_share@10``, ``last_item_first``
 ``--output-table separate --runs runs/separate --result-name backbone_ml1m_separate_output``
 trains the variant that scores against a second item table; ``--tag-embeddings --runs
 runs/tag_embeddings --result-name backbone_ml1m_tag_embeddings`` the one whose item vectors
-add their tags' learned vectors. ``--seed 1 --runs runs/tag_embeddings_backbone_seed1`` retrains
+add their tags' learned vectors. ``--seed 1 --runs runs/tag_embeddings_bb1`` retrains
 with another initialisation and batch order.
 """
 
