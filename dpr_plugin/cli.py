@@ -36,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from dpr_plugin.data.sources import load_split
     from dpr_plugin.models.backbone import BackboneConfig
-    from dpr_plugin.settings import build, is_given
+    from dpr_plugin.settings import build
     from dpr_plugin.training.backbone_trainer import TrainConfig
     from dpr_plugin.training.run import train_and_save
 
@@ -44,16 +44,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     split = load_split(args.dataset, args.min_user, args.min_item)
     num_tags = len(split.dataset.tag_names)
-    # tag embeddings by default wherever there are tags to embed (TAG_EMBEDDINGS_DEFAULT)
-    chosen = {} if is_given(args, "model", "tag_embeddings") else {"tag_embeddings": num_tags > 0}
     model_cfg = build(
         BackboneConfig,
         args,
         "model",
+        # tag embeddings wherever there are tags to embed (TAG_EMBEDDINGS_DEFAULT)
+        defaults={"tag_embeddings": num_tags > 0},
         kind=args.backbone,
         num_items=split.dataset.num_items,
         num_tags=num_tags,
-        **chosen,
     )
     train_cfg = build(TrainConfig, args, "train")
     data = {"spec": args.dataset, "min_user": args.min_user, "min_item": args.min_item}

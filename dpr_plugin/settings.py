@@ -2,7 +2,8 @@
 
 Every component keeps its defaults in one frozen dataclass; this module turns its fields into
 flags (``--field-name``) whose default comes from ``DPR_<PREFIX>_<FIELD>`` when set, else from
-the dataclass. Precedence: flag > environment variable > dataclass default.
+the dataclass. Precedence: flag > environment variable > the command's own default (``build``'s
+``defaults``) > dataclass default.
 """
 
 from __future__ import annotations
@@ -61,15 +62,16 @@ def add_arguments(
         )
 
 
-def is_given(namespace: argparse.Namespace, prefix: str, field: str) -> bool:
-    """Whether ``field`` was set by its flag or its environment variable (``build`` would not
-    fall back to the dataclass default)."""
-    flag = getattr(namespace, f"{prefix}__{field}", None) is not None
-    return flag or env_name(prefix, field) in os.environ
-
-
-def build(cls: type[T], namespace: argparse.Namespace, prefix: str, **fixed: Any) -> T:
-    """Instantiates ``cls`` from flags, environment variables and defaults.
+def build(
+    cls: type[T],
+    namespace: argparse.Namespace,
+    prefix: str,
+    defaults: dict[str, Any] | None = None,
+    **fixed: Any,
+) -> T:
+    """Instantiates ``cls`` from flags, environment variables and defaults: ``fixed`` values
+    are taken as they are; the others from the flag, else the environment variable, else
+    ``defaults`` (a default the command chooses itself), else the dataclass's.
 
     Raises:
         ConfigError: naming the flag or variable whose value does not parse.
@@ -84,6 +86,8 @@ def build(cls: type[T], namespace: argparse.Namespace, prefix: str, **fixed: Any
         if raw is None and env_name(prefix, f.name) in os.environ:
             raw, source = os.environ[env_name(prefix, f.name)], env_name(prefix, f.name)
         if raw is None:
+            if defaults and f.name in defaults:
+                values[f.name] = defaults[f.name]
             continue
         if raw.lower() == "none" and type(None) in typing.get_args(hints[f.name]):
             values[f.name] = None
