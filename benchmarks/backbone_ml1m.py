@@ -31,7 +31,7 @@ from benchmarks.common import command_line, git_sha, write_result
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.evaluation.full_ranking import evaluate_split, history_in_top
-from dpr_plugin.models.backbone import OUTPUT_TABLES, BackboneConfig
+from dpr_plugin.models.backbone import BackboneConfig
 from dpr_plugin.training.backbone_trainer import TrainConfig
 from dpr_plugin.training.checkpoint import load_backbone
 from dpr_plugin.training.run import train_and_save
@@ -107,16 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbones", default="sasrec,gru4rec")
     parser.add_argument("--runs", default="runs/ml1m")
     parser.add_argument(
-        "--output-table",
-        choices=OUTPUT_TABLES,
-        help="BackboneConfig.output_table for every backbone (default: each recipe's)",
-    )
-    parser.add_argument(
-        "--subtract-input",
-        action="store_true",
-        help="BackboneConfig.subtract_input for every backbone",
-    )
-    parser.add_argument(
         "--tag-embeddings",
         action="store_true",
         help="BackboneConfig.tag_embeddings for every backbone (item = own row + its tags')",
@@ -155,10 +145,6 @@ def main(argv: list[str] | None = None) -> int:
             print(kind, json.dumps(result[kind]))
             continue
         model_kw, train_kw = RECIPES[kind]
-        if args.output_table:
-            model_kw = {**model_kw, "output_table": args.output_table}
-        if args.subtract_input:
-            model_kw = {**model_kw, "subtract_input": True}
         if args.tag_embeddings:
             num_tags = len(split.dataset.tag_names)
             model_kw = {**model_kw, "tag_embeddings": True, "num_tags": num_tags}

@@ -179,11 +179,11 @@ def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users
 
 def time_parts(repository: Path, index_root: Path, repeats: int) -> dict[str, float]:
     """Median ms of each part of one new-prompt request, run alone in this process."""
-    from dpr_plugin.serving.index_catalogue import catalogue_items
-    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS, SearchFilter
-    from dpr_plugin.serving.local_runtime import LocalRuntime
+    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, SearchFilter
+    from dpr_plugin.serving.index.catalogue import catalogue_items
+    from dpr_plugin.serving.index.edge import EdgeIndexBuilder, EdgeItemIndex
+    from dpr_plugin.serving.inference.local_runtime import LocalRuntime
     from dpr_plugin.serving.model_bundle import ModelBundle
-    from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder, EdgeItemIndex
     from dpr_plugin.serving.steer_query import RANK_DEPTH
 
     items, dim = catalogue_items(repository)
@@ -251,9 +251,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from dpr_plugin.data.sources import load_dataset
-    from dpr_plugin.serving.index_catalogue import catalogue_items
-    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS
-    from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder
+    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
+    from dpr_plugin.serving.index.catalogue import catalogue_items
+    from dpr_plugin.serving.index.edge import EdgeIndexBuilder
 
     users = list(load_dataset("bundled").user_ids)
     with tempfile.TemporaryDirectory(prefix="dpr-bench-") as tmp:

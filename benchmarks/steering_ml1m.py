@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import write_plotted_result
+from benchmarks.lib.steering_targets import targets
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_eval import evaluate_steering
-from dpr_plugin.evaluation.steering_targets import targets
 from dpr_plugin.evaluation.strength_sweep import calibrate_head
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
@@ -100,7 +100,6 @@ def run_one(args: argparse.Namespace, checkpoint: Path, encoder: PromptEncoder) 
     train_cfg = SteeringTrainConfig(
         max_samples=args.max_samples,
         epochs=args.epochs,
-        tag_balance=args.tag_balance,
         within_weight=args.within_weight,
         seed=args.seed,
     )
@@ -139,9 +138,6 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/ml1m", help="where steering checkpoints go")
     parser.add_argument("--max-samples", type=int, default=1_000_000)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument(
-        "--tag-balance", type=float, default=0.0, help="SteeringTrainConfig.tag_balance"
-    )
     parser.add_argument(
         "--within-weight", type=float, default=0.0, help="SteeringTrainConfig.within_weight"
     )

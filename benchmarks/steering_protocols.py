@@ -28,14 +28,14 @@ import numpy as np
 import torch
 
 from benchmarks.common import command_line, git_sha, write_result
-from benchmarks.steering_heads import add_head_arguments, load_head
-from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
-from dpr_plugin.evaluation.protocol_variants import (
+from benchmarks.lib.protocol_variants import (
     DEPTHS,
     remove_seen,
     seen_mask,
     variant_report,
 )
+from benchmarks.steering_heads import add_head_arguments, load_head
+from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_cases import positive_case_masks, window_shares
 from dpr_plugin.evaluation.steering_eval import TaskScores, task_scores
 from dpr_plugin.models.prompt_encoder import PromptEncoder

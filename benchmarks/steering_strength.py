@@ -27,10 +27,11 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import write_plotted_result
+from benchmarks.lib.steering_targets import targets
 from benchmarks.steering_heads import add_head_arguments, load_head
+from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
-from dpr_plugin.evaluation.steering_targets import targets
 from dpr_plugin.evaluation.strength_sweep import (
     STRENGTHS,
     Adherence,
@@ -39,7 +40,6 @@ from dpr_plugin.evaluation.strength_sweep import (
     strength_curve,
 )
 from dpr_plugin.models.prompt_encoder import PromptEncoder
-from dpr_plugin.serving.default_strength import DefaultStrength
 from dpr_plugin.settings import add_arguments, build
 from dpr_plugin.training.steering_trainer import encode_prompts
 

@@ -35,17 +35,17 @@ import torch
 from benchmarks.backbone_ml1m import RECIPES
 from benchmarks.backbone_ml1m import RESULT as BACKBONE_RESULT
 from benchmarks.common import command_line, git_sha, write_result
-from dpr_plugin.data.movielens import reconstruction_rows
-from dpr_plugin.data.records import split_fields
-from dpr_plugin.data.sources import load_split
-from dpr_plugin.data.split import LeaveOneOutSplit
-from dpr_plugin.data.tie_order import (
+from benchmarks.lib.tie_order import (
     order_predictability,
     reorder_ties,
     shuffled,
     tie_stats,
     tied_in_order,
 )
+from dpr_plugin.data.movielens import reconstruction_rows
+from dpr_plugin.data.records import split_fields
+from dpr_plugin.data.sources import load_split
+from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.errors import DataFormatError
 from dpr_plugin.evaluation.full_ranking import split_ranks
 from dpr_plugin.evaluation.metrics import ndcg_at_k

@@ -36,7 +36,7 @@ from dpr_plugin.contract import (
     SEQ_BACKBONE,
     STEERING_HEAD,
 )
-from dpr_plugin.serving.triton_client import TritonBackend
+from dpr_plugin.serving.inference.triton_client import TritonBackend
 from dpr_plugin.triton_local.server import LocalTritonServer, TritonSettings
 
 RESULT = Path(__file__).parent / "results" / "triton_perf.json"

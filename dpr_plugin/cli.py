@@ -155,6 +155,29 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dpr_plugin.export.run import run_export
+
+    manifest = run_export(args.backbone, args.steering, args.repository, args.seed)
+    print(json.dumps(manifest.parity_max_abs_diff, indent=2))
+    print(f"model version {manifest.model_version} written to {args.repository}")
+    return 0
+
+
+def _cmd_triton_configs(args: argparse.Namespace) -> int:
+    from dpr_plugin.export.triton_config import stale, write
+
+    if args.check:
+        names = stale(args.repository)
+        if names:
+            raise DprError(f"stale config.pbtxt of {', '.join(names)} (run dpr triton-configs)")
+        print(f"every config.pbtxt under {args.repository} matches dpr_plugin/contract.py")
+        return 0
+    for path in write(args.repository):
+        print(path)
+    return 0
+
+
 def _cmd_triton(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -162,9 +185,18 @@ def _cmd_triton(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from dpr_plugin.contract import DPR_STEER, HISTORY_LENGTH, PROMPT_TOKENS
-    from dpr_plugin.serving.local_runtime import LocalRuntime
-    from dpr_plugin.serving.triton_client import TritonBackend
+    from dpr_plugin.contract import (
+        DPR_STEER,
+        HISTORY_IDS,
+        HISTORY_LEN,
+        HISTORY_LENGTH,
+        PROMPT_IDS,
+        PROMPT_MASK,
+        PROMPT_TOKENS,
+        STRENGTH,
+    )
+    from dpr_plugin.serving.inference.local_runtime import LocalRuntime
+    from dpr_plugin.serving.inference.triton_client import TritonBackend
     from dpr_plugin.settings import build
     from dpr_plugin.triton_local.server import LocalTritonServer, TritonSettings
 
@@ -179,11 +211,11 @@ def _cmd_triton(args: argparse.Namespace) -> int:
         prompt = np.zeros((1, PROMPT_TOKENS), np.int64)
         prompt[0, :4] = [101, 2062, 22092, 102]  # "[CLS] more comedies [SEP]"
         request = {
-            "HISTORY_IDS": history,
-            "HISTORY_LEN": np.array([[3]]),
-            "PROMPT_IDS": prompt,
-            "PROMPT_MASK": (prompt > 0).astype(np.int64),
-            "STRENGTH": np.ones((1, 1), np.float32),
+            HISTORY_IDS.name: history,
+            HISTORY_LEN.name: np.array([[3]]),
+            PROMPT_IDS.name: prompt,
+            PROMPT_MASK.name: (prompt > 0).astype(np.int64),
+            STRENGTH.name: np.ones((1, 1), np.float32),
         }
 
         async def call() -> tuple[dict[str, np.ndarray], float]:
@@ -251,6 +283,17 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     add_arguments(steering, Adherence, "adherence")
     steering.set_defaults(func=_cmd_train_steering)
 
+    export = sub.add_parser(
+        "export", help="checkpoints -> ONNX models in a Triton repository, parity-checked"
+    )
+    export.add_argument("--backbone", required=True, type=Path, help="backbone checkpoint dir")
+    export.add_argument(
+        "--steering", type=Path, help="steering checkpoint dir (else an untrained head)"
+    )
+    export.add_argument("--repository", type=Path, default=Path("triton_models"))
+    export.add_argument("--seed", type=int, default=0, help="initial weights of an untrained head")
+    export.set_defaults(func=_cmd_export)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dpr`` with every subcommand (training ones need torch)."""
@@ -273,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(triton, TritonSettings, "triton")
     triton.set_defaults(func=_cmd_triton)
+
+    configs = sub.add_parser(
+        "triton-configs", help="render triton_models/*/config.pbtxt from dpr_plugin/contract.py"
+    )
+    configs.add_argument("--repository", type=Path, default=Path("triton_models"))
+    configs.add_argument("--check", action="store_true", help="exit 2 if a config is stale")
+    configs.set_defaults(func=_cmd_triton_configs)
     add_service_commands(sub)
     return parser
 

@@ -64,3 +64,51 @@ class InferenceError(DprError):
 
 class BackendUnavailableError(DprError):
     """The inference server (or another remote component) cannot be reached or is not ready."""
+
+
+class InferenceTimeoutError(InferenceError):
+    """A model did not answer within the caller's deadline."""
+
+
+class TritonStartError(BackendUnavailableError):
+    """A local tritonserver exited or did not become ready; the message carries its log's tail."""
+
+
+class ParityError(DprError):
+    """An exported model disagrees with PyTorch beyond the documented tolerance."""
+
+
+class FieldError(DprError):
+    """A request field is malformed or cannot be stored; the message starts with the field.
+
+    Raised by request validation (``top_k``, ``must[1].field``) and by the history stores
+    (``user_id``, ``item_ids[i]``, for ``append_many`` ``histories[n].item_ids[i]``). The gRPC
+    layer answers INVALID_ARGUMENT.
+
+    Attributes:
+        field: The offending field.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class UserNotFoundError(DprError):
+    """No history for the user and no prompt to steer a cold start with."""
+
+
+class DeadlineExceededError(DprError):
+    """The caller's deadline passed before an answer could be built."""
+
+
+class HistoryUnavailableError(DprError):
+    """The history store cannot be reached or did not answer in time."""
+
+
+class IndexQueryError(DprError):
+    """The index rejected a query or a build (bad field, wrong dimension...)."""
+
+
+class IndexUnavailableError(DprError):
+    """The index cannot be reached, is not built yet, or did not answer within the deadline."""

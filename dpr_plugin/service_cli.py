@@ -18,36 +18,34 @@ from pathlib import Path
 from dpr_plugin.errors import DprError
 from dpr_plugin.settings import add_arguments, build
 
+INDEX_SETTINGS = ("repository", "index_dir", "qdrant_url", "qdrant_alias")
+"""The ServeSettings fields ``dpr index`` takes as flags."""
+HISTORY_SETTINGS = ("history_url", "history_length")
+"""The ServeSettings fields ``dpr load-histories`` takes as flags."""
+
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from dpr_plugin.serving.index_catalogue import catalogue_items
-    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS
+    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
+    from dpr_plugin.serving.index.catalogue import catalogue_items
+    from dpr_plugin.serving.index.factory import open_index_pair
+    from dpr_plugin.serving.settings import ServeSettings
 
-    items, dim = catalogue_items(Path(args.repository))
+    settings = build(ServeSettings, args, "serve")
+    items, dim = catalogue_items(Path(settings.repository))
 
-    async def run() -> str:
-        if args.qdrant_url:
-            from dpr_plugin.serving.qdrant_server_index import connect_server_index
-
-            index, builder = connect_server_index(args.qdrant_url, args.qdrant_alias, 30.0)
-        else:
-            from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder, EdgeItemIndex
-
-            builder = EdgeIndexBuilder(Path(args.index_dir))
-            index = None
+    async def run() -> None:
+        builder, index = open_index_pair(
+            settings.qdrant_url, settings.qdrant_alias, Path(settings.index_dir), 30.0
+        )
         try:
-            generation = await builder.build(items, dim, CATALOGUE_FIELDS)
-            if index is None:
-                index = EdgeItemIndex(Path(args.index_dir))
+            await builder.build(items, dim, CATALOGUE_FIELDS)
             info = await index.info()
         finally:
-            if index is not None:
-                await index.close()
+            await index.close()
         print(
             f"index {info.generation}: {info.points} items, dim {info.dim}, "
             f"payload indexes {sorted(info.fields)}"
         )
-        return generation
 
     started = time.perf_counter()
     asyncio.run(run())
@@ -57,33 +55,38 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 def _cmd_load_histories(args: argparse.Namespace) -> int:
     from dpr_plugin.data.sources import load_dataset
-    from dpr_plugin.serving.history_store import open_history_store
+    from dpr_plugin.serving.history.factory import open_history_store
+    from dpr_plugin.serving.settings import ServeSettings
 
+    settings = build(ServeSettings, args, "serve")
+    length = settings.history_length
     dataset = load_dataset(args.dataset)
     histories = {
-        user: [dataset.item_ids[i - 1] for i in sequence[-args.history_length :]]
+        user: [dataset.item_ids[i - 1] for i in sequence[-length:]]
         for user, sequence in zip(dataset.user_ids, dataset.sequences, strict=True)
     }
 
     async def run() -> int:
-        store = open_history_store(args.history_url, args.history_length)
+        store = open_history_store(settings.history_url, length)
         try:
             return await store.append_many(histories)
         finally:
             await store.close()
 
     users = asyncio.run(run())
-    print(f"{users} user histories from {dataset.name} written to {args.history_url}")
+    print(f"{users} user histories from {dataset.name} written to {settings.history_url}")
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from dpr_plugin.grpc_api.server import ServeSettings, SteeringServer
+    from dpr_plugin.grpc_api.server import SteeringServer
+    from dpr_plugin.serving.settings import ServeSettings
+    from dpr_plugin.triton_local.launcher import launch
 
     settings = build(ServeSettings, args, "serve")
 
     async def run() -> None:
-        server = SteeringServer(settings)
+        server = SteeringServer(settings, launcher=launch)
         await server.start()
         print(f"dpr serve: listening on {settings.host}:{server.port}", flush=True)
         if args.ready_file:  # for scripts: the bound port, written once serving
@@ -207,19 +210,17 @@ def format_response(prompt: str, response: object) -> str:
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
     """Registers index, load-histories, serve and steer."""
-    from dpr_plugin.grpc_api.serve_settings import ServeSettings
+    from dpr_plugin.serving.settings import ServeSettings
 
+    # index and load-histories read the same settings (and DPR_SERVE_* variables) as serve,
+    # so one environment points all three at the same index and store
     index = sub.add_parser("index", help="build the item index from an exported repository")
-    index.add_argument("--repository", default="triton_models")
-    index.add_argument("--index-dir", default="runs/index", help="embedded index directory")
-    index.add_argument("--qdrant-url", default="", help="a Qdrant server instead (http://...)")
-    index.add_argument("--qdrant-alias", default="dpr_items")
+    add_arguments(index, ServeSettings, "serve", only=INDEX_SETTINGS)
     index.set_defaults(func=_cmd_index)
 
     histories = sub.add_parser("load-histories", help="import a dataset's user histories")
     histories.add_argument("--dataset", required=True, help="'bundled' or FORMAT:DIR")
-    histories.add_argument("--history-url", default="runs/history.sqlite")
-    histories.add_argument("--history-length", type=int, default=200)
+    add_arguments(histories, ServeSettings, "serve", only=HISTORY_SETTINGS)
     histories.set_defaults(func=_cmd_load_histories)
 
     serve = sub.add_parser("serve", help="run the gRPC steering service")

@@ -46,12 +46,15 @@ def add_arguments(
     prefix: str,
     skip: tuple[str, ...] = (),
     default_help: dict[str, str] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> None:
-    """Adds one ``--flag`` per dataclass field of ``cls`` (except ``skip``); ``default_help``
-    describes, per field, a default the command chooses itself instead of the dataclass's."""
+    """Adds one ``--flag`` per dataclass field of ``cls`` (except ``skip``; only ``only`` when
+    given, for a command that needs a few of a component's settings: the others still follow
+    their environment variables in ``build``); ``default_help`` describes, per field, a
+    default the command chooses itself instead of the dataclass's."""
     group = parser.add_argument_group(f"{cls.__name__} (env DPR_{prefix.upper()}_*)")
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        if f.name in skip or (only is not None and f.name not in only):
             continue
         group.add_argument(
             f"--{f.name.replace('_', '-')}",

@@ -21,7 +21,7 @@ $DPR evaluate --checkpoint "$OUT/sasrec"
 $DPR train-steering --backbone "$OUT/sasrec" --out "$OUT/steering" --quiet \
   --max-samples 60000 --epochs 4 > "$OUT/steering_report.json"
 echo "steering report (bundled test cases): $OUT/steering_report.json"
-.venv/bin/python -m export --backbone "$OUT/sasrec" --steering "$OUT/steering" \
+$DPR export --backbone "$OUT/sasrec" --steering "$OUT/steering" \
   --repository triton_models
 $DPR index --repository triton_models --index-dir "$OUT/index"
 $DPR load-histories --dataset bundled --history-url "$OUT/history.sqlite"

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check dpr_plugin tests export benchmarks
-.venv/bin/ruff format --check dpr_plugin tests export benchmarks
+.venv/bin/ruff check dpr_plugin tests benchmarks
+.venv/bin/ruff format --check dpr_plugin tests benchmarks
 .venv/bin/python -m pytest "$@"

@@ -47,8 +47,8 @@ def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         (backbone kind, backbone checkpoint dir, steering checkpoint dir, repository, manifest).
     """
     pytest.importorskip("torch", reason="export needs the training extra (torch)")
-    from export.__main__ import run_export
-    from export.triton_config import write as write_configs
+    from dpr_plugin.export.run import run_export
+    from dpr_plugin.export.triton_config import write as write_configs
     from tests.repository import contract_backbone, moving_head
 
     root = tmp_path_factory.mktemp(f"export-{request.param}")

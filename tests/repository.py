@@ -8,7 +8,8 @@ import torch
 
 from dpr_plugin.contract import EMBEDDING_DIM, HISTORY_LENGTH, NUM_EXPERTS, PROMPT_DIM
 from dpr_plugin.data.dataset import SequenceDataset
-from dpr_plugin.models.backbone import BackboneConfig, build_backbone
+from dpr_plugin.models.backbone import BackboneConfig
+from dpr_plugin.models.factory import build_backbone
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
 from dpr_plugin.training.checkpoint import Catalogue, save_backbone, save_steering
 
@@ -18,12 +19,9 @@ def contract_backbone(
     kind: str,
     out: Path,
     seed: int = 0,
-    output_table: str = "tied",
-    subtract_input: bool = False,
     tag_embeddings: bool = False,
 ) -> Path:
     """An untrained backbone with the contract's dims, saved as a checkpoint (with
-    ``subtract_input`` its input weight is set to 0.5, so the subtraction is exported; with
     ``tag_embeddings`` it carries the dataset's tags)."""
     torch.manual_seed(seed)
     config = BackboneConfig(
@@ -31,17 +29,12 @@ def contract_backbone(
         num_items=dataset.num_items,
         hidden_dim=EMBEDDING_DIM,
         max_len=HISTORY_LENGTH,
-        output_table=output_table,
-        subtract_input=subtract_input,
         tag_embeddings=tag_embeddings,
         num_tags=len(dataset.tag_names),
     )
     model = build_backbone(config).eval()
     if tag_embeddings:
         model.set_item_tags(dataset.tag_matrix())
-    if model.input_weight is not None:
-        with torch.no_grad():
-            model.input_weight.fill_(0.5)
     return save_backbone(out, model, Catalogue.of(dataset), {})
 
 
@@ -69,10 +62,10 @@ def moving_head(dataset: SequenceDataset, out: Path, seed: int = 0) -> Path:
 
 def pytorch_reference(backbone_dir: Path, steering_dir: Path, request: dict) -> dict:
     """What PyTorch computes for a dpr_steer request: USER_EMBEDDING and STEERED_EMBEDDING."""
+    from dpr_plugin.export.wrappers import BackboneSignature
     from dpr_plugin.models.prompt_encoder import PromptEncoder
     from dpr_plugin.models.prompt_features import PromptFeatures
     from dpr_plugin.training.checkpoint import load_backbone, load_steering
-    from export.wrappers import BackboneSignature
 
     backbone, _, _ = load_backbone(backbone_dir)
     head, _, _ = load_steering(steering_dir)

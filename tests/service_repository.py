@@ -36,8 +36,8 @@ def bundled_split() -> LeaveOneOutSplit:
 
 def train_bundled_repository(root: Path) -> Path:
     """Trains, exports and returns ``root/triton_models``."""
-    from export.__main__ import run_export
-    from export.triton_config import write as write_configs
+    from dpr_plugin.export.run import run_export
+    from dpr_plugin.export.triton_config import write as write_configs
 
     torch.manual_seed(0)
     split = bundled_split()

@@ -12,6 +12,7 @@ import grpc
 
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 from dpr_plugin.grpc_api.server import ServeSettings, SteeringServer
+from dpr_plugin.serving.inference.factory import TritonLauncher
 
 T = TypeVar("T")
 
@@ -19,11 +20,13 @@ T = TypeVar("T")
 class ServiceThread:
     """A started server; ``stub`` talks to it; ``close`` stops it and its loop."""
 
-    def __init__(self, settings: ServeSettings, **components: Any) -> None:
+    def __init__(
+        self, settings: ServeSettings, launcher: TritonLauncher | None = None, **components: Any
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.server = SteeringServer(settings)
+        self.server = SteeringServer(settings, launcher)
         self.port = self.run(self.server.start(**components), timeout=300)
         self.target = f"127.0.0.1:{self.port}"
         self.channel = grpc.insecure_channel(self.target)

@@ -4,7 +4,7 @@ Tags are the genres. Sequences are chronological; interactions with equal timest
 their file order (a stable sort, as SASRec's preprocessing does; pandas' default quicksort on
 one column does not). About half of ML-1M's consecutive ratings share a timestamp, and
 ``ratings.dat`` lists each user's rows in a largely global movie order, so the tie order is
-learnable: see ``dpr_plugin.data.tie_order`` and ``benchmarks.tie_order``.
+learnable: see ``benchmarks.lib.tie_order`` and ``benchmarks.tie_order``.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from dpr_plugin.data.padding import left_pad
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.evaluation.metrics import summarize, target_ranks
 from dpr_plugin.models.backbone import SequentialBackbone
-from dpr_plugin.training.batches import left_pad
 
 
 @torch.no_grad()

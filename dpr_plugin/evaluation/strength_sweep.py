@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.evaluation.paired_ratio import ratio_intervals
 from dpr_plugin.evaluation.steering_eval import (
@@ -39,7 +40,6 @@ from dpr_plugin.evaluation.steering_metrics import (
 from dpr_plugin.models.backbone import SequentialBackbone
 from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringHead
-from dpr_plugin.serving.default_strength import DefaultStrength
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
 

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import grpc
 
-from dpr_plugin.errors import BackendUnavailableError, DprError
-from dpr_plugin.serving.history_store import HistoryInputError, HistoryUnavailableError
-from dpr_plugin.serving.item_index import IndexQueryError, IndexUnavailableError
-from dpr_plugin.serving.pipeline import DeadlineExceededError
-from dpr_plugin.serving.steer_query import QueryFieldError, UserNotFoundError
+from dpr_plugin.errors import (
+    BackendUnavailableError,
+    DeadlineExceededError,
+    DprError,
+    FieldError,
+    HistoryUnavailableError,
+    IndexQueryError,
+    IndexUnavailableError,
+    UserNotFoundError,
+)
 
 STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (QueryFieldError, grpc.StatusCode.INVALID_ARGUMENT),
-    (HistoryInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (FieldError, grpc.StatusCode.INVALID_ARGUMENT),
+    (FieldError, grpc.StatusCode.INVALID_ARGUMENT),
     (IndexQueryError, grpc.StatusCode.INVALID_ARGUMENT),
     (UserNotFoundError, grpc.StatusCode.NOT_FOUND),
     (IndexUnavailableError, grpc.StatusCode.UNAVAILABLE),

@@ -1,4 +1,4 @@
-"""Request validation: a proto SteerRequest → a SteerQuery, or a QueryFieldError naming the
+"""Request validation: a proto SteerRequest → a SteerQuery, or a FieldError naming the
 field. Every rule of the public contract (protos/dpr/v1/steering.proto) is checked here."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ import unicodedata
 import uuid
 from collections.abc import Collection, Sequence
 
+from dpr_plugin.default_strength import MAX_STRENGTH
+from dpr_plugin.errors import FieldError
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
-from dpr_plugin.serving.default_strength import MAX_STRENGTH
-from dpr_plugin.serving.item_index import CATALOGUE_FIELDS, Condition, Match, Range
+from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, Condition, Match, Range
 from dpr_plugin.serving.steer_query import (
     DEFAULT_PAYLOAD_FIELDS,
     MAX_PROMPT_CHARS,
     MAX_TOP_K,
     NegativeMode,
-    QueryFieldError,
     SteerQuery,
 )
 
@@ -41,19 +41,19 @@ def check_id(name: str, value: str, required: bool = True) -> str:
     """A user, item or request id: non-empty (if required), bounded, printable."""
     if not value:
         if required:
-            raise QueryFieldError(name, "must not be empty")
+            raise FieldError(name, "must not be empty")
         return value
     if len(value) > MAX_ID_CHARS:
-        raise QueryFieldError(name, f"at most {MAX_ID_CHARS} characters, got {len(value)}")
+        raise FieldError(name, f"at most {MAX_ID_CHARS} characters, got {len(value)}")
     if _has_control(value) or value != value.strip():
-        raise QueryFieldError(name, "must not contain control characters or edge whitespace")
+        raise FieldError(name, "must not contain control characters or edge whitespace")
     return value
 
 
 def check_ids(name: str, values: Sequence[str]) -> tuple[str, ...]:
     """A bounded list of ids, each checked by ``check_id``."""
     if len(values) > MAX_LIST:
-        raise QueryFieldError(name, f"at most {MAX_LIST} entries, got {len(values)}")
+        raise FieldError(name, f"at most {MAX_LIST} entries, got {len(values)}")
     return tuple(check_id(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 
@@ -61,72 +61,72 @@ def _check_tags(name: str, values: Sequence[str], known: Collection[str]) -> tup
     tags = check_ids(name, values)
     for i, tag in enumerate(tags):
         if tag not in known:
-            raise QueryFieldError(f"{name}[{i}]", f"unknown tag {tag!r} (known: {sorted(known)})")
+            raise FieldError(f"{name}[{i}]", f"unknown tag {tag!r} (known: {sorted(known)})")
     return tags
 
 
 def _condition(name: str, cond: pb.FieldCondition) -> Condition:
     if cond.field not in CATALOGUE_FIELDS:
-        raise QueryFieldError(
+        raise FieldError(
             f"{name}.field",
             f"{cond.field!r} is not an indexed payload field (indexed: {sorted(CATALOGUE_FIELDS)})",
         )
     kind = cond.WhichOneof("condition")
     if kind is None:
-        raise QueryFieldError(name, "set one of any_of_strings, any_of_integers, range")
+        raise FieldError(name, "set one of any_of_strings, any_of_integers, range")
     if kind == "range":
         gte = cond.range.gte if cond.range.HasField("gte") else None
         lte = cond.range.lte if cond.range.HasField("lte") else None
         if gte is None and lte is None:
-            raise QueryFieldError(f"{name}.range", "set gte, lte or both")
+            raise FieldError(f"{name}.range", "set gte, lte or both")
         for bound, value in (("gte", gte), ("lte", lte)):
             if value is not None and not math.isfinite(value):
-                raise QueryFieldError(f"{name}.range.{bound}", "must be finite")
+                raise FieldError(f"{name}.range.{bound}", "must be finite")
         if gte is not None and lte is not None and gte > lte:
-            raise QueryFieldError(f"{name}.range", f"gte {gte} > lte {lte}")
+            raise FieldError(f"{name}.range", f"gte {gte} > lte {lte}")
         if CATALOGUE_FIELDS[cond.field] == "keyword":
-            raise QueryFieldError(f"{name}.range", f"{cond.field!r} is not numeric")
+            raise FieldError(f"{name}.range", f"{cond.field!r} is not numeric")
         return Range(cond.field, gte, lte)
     values: tuple[str | int, ...]
     if kind == "any_of_strings":
         values = check_ids(f"{name}.any_of_strings.values", cond.any_of_strings.values)
         if CATALOGUE_FIELDS[cond.field] != "keyword":
-            raise QueryFieldError(f"{name}.any_of_strings", f"{cond.field!r} is not a keyword")
+            raise FieldError(f"{name}.any_of_strings", f"{cond.field!r} is not a keyword")
     else:
         values = tuple(cond.any_of_integers.values)
         if len(values) > MAX_LIST:
-            raise QueryFieldError(f"{name}.any_of_integers.values", f"at most {MAX_LIST} entries")
+            raise FieldError(f"{name}.any_of_integers.values", f"at most {MAX_LIST} entries")
         if CATALOGUE_FIELDS[cond.field] != "integer":
-            raise QueryFieldError(f"{name}.any_of_integers", f"{cond.field!r} is not an integer")
+            raise FieldError(f"{name}.any_of_integers", f"{cond.field!r} is not an integer")
     if not values:
-        raise QueryFieldError(f"{name}.{kind}.values", "must not be empty")
+        raise FieldError(f"{name}.{kind}.values", "must not be empty")
     return Match(cond.field, values)
 
 
 def _conditions(name: str, conds: Sequence[pb.FieldCondition]) -> list[Condition]:
     if len(conds) > MAX_CONDITIONS:
-        raise QueryFieldError(name, f"at most {MAX_CONDITIONS} conditions, got {len(conds)}")
+        raise FieldError(name, f"at most {MAX_CONDITIONS} conditions, got {len(conds)}")
     return [_condition(f"{name}[{i}]", c) for i, c in enumerate(conds)]
 
 
 def steer_query(request: pb.SteerRequest, known_tags: Collection[str]) -> SteerQuery:
-    """Validates a SteerRequest; raises QueryFieldError naming the first bad field."""
+    """Validates a SteerRequest; raises FieldError naming the first bad field."""
     request_id = check_id("request_id", request.request_id, required=False) or uuid.uuid4().hex
     user_id = check_id("user_id", request.user_id)
     prompt = request.prompt
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise QueryFieldError("prompt", f"at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}")
+        raise FieldError("prompt", f"at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}")
     if _has_control(prompt.replace("\n", " ").replace("\t", " ")):
-        raise QueryFieldError("prompt", "must not contain control characters")
+        raise FieldError("prompt", "must not contain control characters")
     prompt = prompt.strip()
     top_k = request.top_k if request.HasField("top_k") else 10
     if not 1 <= top_k <= MAX_TOP_K:
-        raise QueryFieldError("top_k", f"must be in 1..{MAX_TOP_K}, got {top_k}")
+        raise FieldError("top_k", f"must be in 1..{MAX_TOP_K}, got {top_k}")
     strength = request.strength if request.HasField("strength") else None
     if strength is not None and not (math.isfinite(strength) and 0.0 <= strength <= MAX_STRENGTH):
-        raise QueryFieldError("strength", f"must be in [0, {MAX_STRENGTH}], got {strength}")
+        raise FieldError("strength", f"must be in [0, {MAX_STRENGTH}], got {strength}")
     if request.negative_mode not in _NEGATIVE_MODES:
-        raise QueryFieldError("negative_mode", f"unknown value {request.negative_mode}")
+        raise FieldError("negative_mode", f"unknown value {request.negative_mode}")
     history = None
     if request.HasField("history"):
         history = check_ids("history.item_ids", request.history.item_ids)
@@ -141,7 +141,7 @@ def steer_query(request: pb.SteerRequest, known_tags: Collection[str]) -> SteerQ
     payload_fields = tuple(request.payload_fields) or DEFAULT_PAYLOAD_FIELDS
     for i, name in enumerate(payload_fields):
         if name not in PAYLOAD_FIELDS:
-            raise QueryFieldError(
+            raise FieldError(
                 f"payload_fields[{i}]", f"unknown field {name!r} (known: {list(PAYLOAD_FIELDS)})"
             )
     return SteerQuery(
@@ -165,5 +165,5 @@ def append_request(request: pb.AppendInteractionsRequest) -> tuple[str, tuple[st
     user_id = check_id("user_id", request.user_id)
     items = check_ids("item_ids", request.item_ids)
     if not items:
-        raise QueryFieldError("item_ids", "must not be empty")
+        raise FieldError("item_ids", "must not be empty")
     return user_id, items

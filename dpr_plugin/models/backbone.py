@@ -17,7 +17,14 @@ from torch import nn
 from dpr_plugin.errors import ConfigError, require_positive, require_rate
 
 BACKBONES = ("sasrec", "gru4rec")
-OUTPUT_TABLES = ("tied", "separate")
+RETIRED_OPTIONS: dict[str, object] = {
+    "init_std": 0.0,
+    "output_table": "tied",
+    "subtract_input": False,
+}
+"""Options measured and retired (none ever changed a default; their results and the commits
+that ran them are listed in benchmarks/README.md), with the value every checkpoint that
+predates their removal loads with."""
 
 
 @dataclass(frozen=True)
@@ -32,23 +39,6 @@ class BackboneConfig:
         num_layers: Transformer blocks (SASRec) or stacked GRU layers (GRU4Rec).
         num_heads: Attention heads (SASRec only); must divide ``hidden_dim``.
         dropout: Dropout rate on embeddings and inside blocks.
-        init_std: 0 keeps each layer's own initialisation (the item and position tables
-            N(0, 1/D), torch's defaults elsewhere); > 0 draws every embedding, linear and
-            recurrent weight from N(0, init_std) with zero biases (SASRec+ and RecBole
-            use 0.02).
-        output_table: ``tied``: items are scored against the same table the history is read
-            from (SASRec's original design); ``separate``: against a second table of the same
-            shape, so a user vector that carries its last item's embedding (the residual
-            stream of a transformer does) does not score that item highest. The scoring
-            table is what ``item_vectors`` returns, what the export writes to the index and
-            what steering moves in. On ML-1M, SASRec with ``separate``: test NDCG@10 0.109
-            against 0.101 with history kept, but 0.144 against 0.165 with it removed
-            (``benchmarks/results/backbone_ml1m_separate_output.json``).
-        subtract_input: The state after each position minus a learned multiple (starting at
-            0) of that position's item embedding, so the model can stop scoring the item it
-            has just read highest (a tied SASRec ranks its last item first for 4 users in 10).
-            On ML-1M it learned 0.108 and took that share to 0.26, test NDCG@10 0.101 -> 0.106
-            (``benchmarks/results/backbone_ml1m_subtract_input.json``).
         tag_embeddings: Each item's vector is its own row plus the mean of a learned vector
             per tag it carries, in the table the history is read from and the one items are
             scored against: items that share a tag share a direction, so a user vector moved
@@ -68,23 +58,14 @@ class BackboneConfig:
     num_layers: int = 2
     num_heads: int = 1
     dropout: float = 0.2
-    init_std: float = 0.0
-    output_table: str = "tied"
-    subtract_input: bool = False
     tag_embeddings: bool = False
     num_tags: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in BACKBONES:
             raise ConfigError(f"kind: expected one of {', '.join(BACKBONES)}, got {self.kind!r}")
-        if self.output_table not in OUTPUT_TABLES:
-            raise ConfigError(
-                f"output_table: expected one of {', '.join(OUTPUT_TABLES)}, "
-                f"got {self.output_table!r}"
-            )
         require_positive(self, "num_items", "hidden_dim", "max_len", "num_layers", "num_heads")
         require_rate(self, "dropout")
-        require_rate(self, "init_std")
         if self.num_tags < 0 or (self.tag_embeddings and self.num_tags < 1):
             raise ConfigError(f"num_tags: tag_embeddings needs at least 1 tag, got {self.num_tags}")
         if self.hidden_dim % self.num_heads:
@@ -98,7 +79,16 @@ class BackboneConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> BackboneConfig:
-        """Inverse of ``to_dict``; unknown keys are a ConfigError naming them."""
+        """Inverse of ``to_dict``; unknown keys are a ConfigError naming them. A retired
+        option at its old default is dropped; at any other value the checkpoint cannot be
+        rebuilt by this version, and the error says which option."""
+        data = dict(data)
+        for name, default in RETIRED_OPTIONS.items():
+            if name in data and data.pop(name) != default:
+                raise ConfigError(
+                    f"backbone config: {name} was retired; this checkpoint was trained with a "
+                    f"non-default {name} and needs an older dpr_plugin"
+                )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -113,13 +103,6 @@ class SequentialBackbone(nn.Module, ABC):
         super().__init__()
         self.config = config
         self.item_embedding = self._table(config)
-        # None when tied, so a tied checkpoint's weights keep the one table they always had
-        self.output_embedding: nn.Embedding | None = (
-            self._table(config) if config.output_table == "separate" else None
-        )
-        self.input_weight: nn.Parameter | None = (
-            nn.Parameter(torch.zeros(())) if config.subtract_input else None
-        )
         self.tag_table: nn.Parameter | None = None
         if config.tag_embeddings:
             # [N + 1, T] each item's share of each of its tags (rows sum to 1, or 0 for an
@@ -171,26 +154,14 @@ class SequentialBackbone(nn.Module, ABC):
             x = x + self.item_tags[history] @ self.tag_table
         return x
 
-    def scoring_table(self) -> nn.Embedding:
-        """The per-item table items are scored against (``config.output_table``), before
-        the tag part (``item_vectors`` adds it)."""
-        return self.item_embedding if self.output_embedding is None else self.output_embedding
-
-    def finish(self, states: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        """``states`` ``[B, T, D]`` less ``input_weight`` times each position's item embedding
-        (``config.subtract_input``); padding positions have the zero row, so stay as they are."""
-        if self.input_weight is None:
-            return states
-        return states - self.input_weight * self.embed(history)
-
     def user_vector(self, history: torch.Tensor) -> torch.Tensor:
         """User vector ``[B, D]``: the state after the most recent (right-most) item."""
         return self.forward(history)[:, -1]
 
     def item_vectors(self) -> torch.Tensor:
-        """The scoring item table ``[num_items + 1, D]`` (``config.output_table``); row 0 is
-        the padding row (never recommended)."""
-        table = self.scoring_table().weight
+        """The item table ``[num_items + 1, D]`` users are scored against (the one the history
+        is read from, plus the tag part); row 0 is the padding row (never recommended)."""
+        table = self.item_embedding.weight
         if self.tag_table is None:
             return table
         return table + self.item_tags @ self.tag_table
@@ -198,37 +169,3 @@ class SequentialBackbone(nn.Module, ABC):
     def score_all(self, user: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_items]`` of every real item (column j = item j + 1)."""
         return user @ self.item_vectors()[1:].T
-
-
-def build_backbone(config: BackboneConfig) -> SequentialBackbone:
-    """Instantiates the backbone named by ``config.kind``."""
-    model: SequentialBackbone
-    if config.kind == "sasrec":
-        from dpr_plugin.models.sasrec import SASRec
-
-        model = SASRec(config)
-    else:
-        from dpr_plugin.models.gru4rec import GRU4Rec
-
-        model = GRU4Rec(config)
-    if config.init_std:
-        normal_init(model, config.init_std)
-    return model
-
-
-@torch.no_grad()
-def normal_init(model: nn.Module, std: float) -> None:
-    """Every matrix-shaped weight ~ N(0, std), every bias and vector parameter 0, LayerNorm
-    scales 1; the padding row of the item table stays 0."""
-    for module in model.modules():
-        if isinstance(module, nn.LayerNorm):
-            module.weight.fill_(1.0)
-            module.bias.zero_()
-            continue
-        for param in module.parameters(recurse=False):
-            if param.dim() >= 2:
-                param.normal_(0.0, std)
-            else:
-                param.zero_()
-        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-            module.weight[module.padding_idx].zero_()

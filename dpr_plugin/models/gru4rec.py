@@ -41,4 +41,4 @@ class GRU4Rec(SequentialBackbone):
         real = (history > 0).unsqueeze(-1)  # [B, T, 1]
         x = (self.embed(history) + self.input_bias) * real  # [B, T, D]
         states, _ = self.gru(self.emb_drop(x))  # [B, T, D]
-        return self.finish(self.proj(self.out_drop(states)), history)  # [B, T, D]
+        return self.proj(self.out_drop(states))  # [B, T, D]

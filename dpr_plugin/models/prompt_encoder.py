@@ -61,7 +61,7 @@ class PromptEncoder:
     def __init__(self, model_dir: Path | None = None) -> None:
         from transformers import AutoModel
 
-        from dpr_plugin.serving.tokenizer import PromptTokenizer
+        from dpr_plugin.tokenizer import PromptTokenizer
 
         directory = model_dir or minilm_dir()
         previous = os.environ.get("HF_HUB_OFFLINE")

@@ -89,4 +89,4 @@ class SASRec(SequentialBackbone):
         allowed = allowed.unsqueeze(1)  # [B, 1, T, T]
         for block in self.blocks:
             x = block(x, allowed) * real.unsqueeze(-1)
-        return self.finish(self.final_norm(x), history)  # [B, T, D]
+        return self.final_norm(x)  # [B, T, D]

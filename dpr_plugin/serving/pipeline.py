@@ -29,10 +29,16 @@ from dpr_plugin.contract import (
     TAG_SCORES,
     USER_EMBEDDING,
 )
-from dpr_plugin.errors import BackendUnavailableError, InferenceError
-from dpr_plugin.serving.history_store import HistoryStore
-from dpr_plugin.serving.inference import InferenceBackend, InferenceTimeoutError
-from dpr_plugin.serving.item_index import ItemIndex, Match, SearchFilter
+from dpr_plugin.errors import (
+    BackendUnavailableError,
+    DeadlineExceededError,
+    InferenceError,
+    InferenceTimeoutError,
+    UserNotFoundError,
+)
+from dpr_plugin.serving.history.base import HistoryStore
+from dpr_plugin.serving.index.base import ItemIndex, Match, SearchFilter
+from dpr_plugin.serving.inference.base import InferenceBackend
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.model_bundle import ModelBundle
 from dpr_plugin.serving.steer_query import (
@@ -44,17 +50,12 @@ from dpr_plugin.serving.steer_query import (
     SteerQuery,
     SteerResult,
     Understanding,
-    UserNotFoundError,
 )
 
 log = logging.getLogger("dpr.pipeline")
 
 TAG_THRESHOLD = 0.5
 """A tag counts as named by the prompt when its TAG_SCORES probability reaches this."""
-
-
-class DeadlineExceededError(Exception):
-    """The caller's deadline passed before an answer could be built."""
 
 
 @dataclass(frozen=True)

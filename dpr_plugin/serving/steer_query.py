@@ -5,30 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from dpr_plugin.errors import DprError
-from dpr_plugin.serving.item_index import Condition, PayloadValue
+from dpr_plugin.serving.index.base import Condition, PayloadValue
 
 MAX_TOP_K = 200
 MAX_PROMPT_CHARS = 1000
 RANK_DEPTH = 100
 """Depth of the unsteered list that rank changes are measured against."""
 DEFAULT_PAYLOAD_FIELDS = ("title", "tags")
-
-
-class QueryFieldError(DprError):
-    """A request field is malformed; the message starts with the field's name.
-
-    Attributes:
-        field: The offending field, e.g. ``top_k`` or ``must[1].field``.
-    """
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}")
-
-
-class UserNotFoundError(DprError):
-    """No history for the user and no prompt to steer a cold start with."""
 
 
 class NegativeMode(Enum):

@@ -191,7 +191,6 @@ def train_backbone(
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
         with torch.no_grad():
             model.item_embedding.weight[0].zero_()
-            model.scoring_table().weight[0].zero_()
         result.epochs = epoch
         elapsed = time.perf_counter() - started
         if epoch % cfg.eval_every and epoch != cfg.max_epochs:

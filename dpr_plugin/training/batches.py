@@ -6,15 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-
-def left_pad(histories: list[np.ndarray], length: int) -> np.ndarray:
-    """``[B, length]`` int64: each history's last ``length`` items, right-aligned, 0 on the left."""
-    out = np.zeros((len(histories), length), dtype=np.int64)
-    for row, hist in enumerate(histories):
-        tail = hist[-length:]
-        if len(tail):
-            out[row, length - len(tail) :] = tail
-    return out
+from dpr_plugin.data.padding import left_pad
 
 
 def window_bounds(length: int, max_len: int, all_windows: bool) -> list[tuple[int, int]]:

@@ -18,7 +18,8 @@ import torch
 
 from dpr_plugin.data.dataset import SequenceDataset
 from dpr_plugin.errors import CheckpointError, ConfigError
-from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone, build_backbone
+from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone
+from dpr_plugin.models.factory import build_backbone
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
 
 CONFIG_FILE = "config.json"

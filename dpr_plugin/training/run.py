@@ -9,7 +9,8 @@ import torch
 
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.evaluation.full_ranking import evaluate_split
-from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone, build_backbone
+from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone
+from dpr_plugin.models.factory import build_backbone
 from dpr_plugin.training.backbone_trainer import TrainConfig, train_backbone
 from dpr_plugin.training.checkpoint import Catalogue, save_backbone
 from dpr_plugin.training.curves import plot_curve

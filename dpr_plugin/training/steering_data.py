@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dpr_plugin.data.padding import left_pad
 from dpr_plugin.data.prompts import render, template_ids
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.evaluation.steering_cases import CaseRules, training_positions
 from dpr_plugin.models.backbone import SequentialBackbone
-from dpr_plugin.training.batches import left_pad, window_bounds
+from dpr_plugin.training.batches import window_bounds
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,9 @@ def build_samples(
     max_samples: int,
     seed: int = 0,
     rules: CaseRules | None = None,
-    tag_balance: float = 0.0,
 ) -> SteeringSamples:
-    """Samples at most ``max_samples`` steering positions (balanced by polarity when possible).
-
-    Within a polarity a position is drawn with weight ``count(tag) ** -tag_balance``, where
-    ``count(tag)`` is how many positions of that polarity name its tag: 0 draws positions
-    uniformly (each tag as often as the case rules produce it), 1 draws each tag equally often.
-    """
+    """Samples at most ``max_samples`` steering positions (balanced by polarity when possible),
+    uniformly within a polarity: each tag as often as the case rules produce it."""
     rng = np.random.default_rng(seed)
     found = training_positions(sequences, tag_matrix, rules)
     by_polarity = {flag: [f for f in found if f[3] == flag] for flag in (False, True)}
@@ -87,8 +83,7 @@ def build_samples(
     for items in by_polarity.values():
         take = min(len(items), max_samples // 2)
         if take:
-            picked = _weighted_sample(np.array([t for _, _, t, _ in items]), take, tag_balance, rng)
-            chosen += [items[i] for i in picked]
+            chosen += [items[i] for i in rng.choice(len(items), size=take, replace=False)]
     if not chosen:
         raise ConfigError(
             "sequences: no training position is a steering case (the next item's tag rare in "
@@ -102,22 +97,6 @@ def build_samples(
         tags=np.array([t for _, _, t, _ in chosen], dtype=np.int64),
         negative=np.array([n for _, _, _, n in chosen], dtype=bool),
     )
-
-
-def _weighted_sample(
-    tags: np.ndarray, take: int, balance: float, rng: np.random.Generator
-) -> np.ndarray:
-    """``take`` distinct indices into ``tags``, each weighted ``count(tag) ** -balance``.
-
-    Weighted sampling without replacement by exponential keys (Efraimidis-Spirakis): the
-    ``take`` smallest of ``Exp(1) / weight``.
-    """
-    if not balance:
-        return rng.choice(len(tags), size=take, replace=False)
-    counts = np.bincount(tags)
-    weights = counts[tags].astype(np.float64) ** -balance
-    keys = rng.exponential(size=len(tags)) / weights
-    return np.argpartition(keys, take - 1)[:take] if take < len(tags) else np.arange(len(tags))
 
 
 def prompt_table(tag_names: list[str], held_out: bool) -> dict[tuple[int, bool], list[str]]:

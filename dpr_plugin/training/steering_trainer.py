@@ -63,10 +63,6 @@ class SteeringTrainConfig:
             items the prompt allows only (those with the asked-for tag, or without the banned
             one), which is the ranking the hybrid mode and a tag filter serve.
         max_samples: Stage-3 samples drawn from training positions (half per polarity).
-        tag_balance: How much stage 3 evens out the tags: a position is drawn with weight
-            ``count(tag) ** -tag_balance`` (0 = as the case rules produce them, where common
-            tags such as Comedy are rare because their share of a history is seldom low;
-            1 = every tag equally often).
         seed: Seed of sampling and initialisation.
     """
 
@@ -82,7 +78,6 @@ class SteeringTrainConfig:
     positive_weight: float = 0.5
     within_weight: float = 0.0
     max_samples: int = 100_000
-    tag_balance: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -90,8 +85,6 @@ class SteeringTrainConfig:
         for name in ("align_lr", "tau", "lr"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
-        if not 0.0 <= self.tag_balance <= 1.0:
-            raise ConfigError(f"tag_balance: must be in [0, 1], got {self.tag_balance}")
 
 
 @dataclass
@@ -254,14 +247,7 @@ def train_steering_head(
     prompts = encode_prompts(encoder, tag_names, held_out=False)
     align(head, tag_centroids(backbone, tag_matrix), prompts, cfg, result)
     log.info("stage 2: loss %.4f -> %.4f", result.align_loss[0], result.align_loss[-1])
-    samples = build_samples(
-        backbone,
-        train_sequences,
-        tag_matrix,
-        cfg.max_samples,
-        cfg.seed,
-        tag_balance=cfg.tag_balance,
-    )
+    samples = build_samples(backbone, train_sequences, tag_matrix, cfg.max_samples, cfg.seed)
     log.info("stage 3: %d samples (%d negative)", len(samples), int(samples.negative.sum()))
     steer(head, backbone, samples, prompts, tag_matrix, cfg, result, progress)
     return result

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from dpr_plugin.errors import BackendUnavailableError
+from dpr_plugin.contract import DPR_STEER
+from dpr_plugin.errors import TritonStartError
+from dpr_plugin.manifest import version_dir
 from dpr_plugin.triton_local.environment import TritonInstall, build_workspace, ensure_install
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,6 @@ class TritonSettings:
     startup_timeout_s: float = 180.0
     stop_timeout_s: float = 15.0
     log_verbose: int = 0
-
-
-class TritonStartError(BackendUnavailableError):
-    """The server exited or did not become ready; the message carries the log's tail."""
 
 
 def free_ports(count: int) -> list[int]:
@@ -125,7 +123,7 @@ class LocalTritonServer:
         backends, caches = build_workspace(self._install, self._workspace)
         if not self.grpc_port:  # a restart keeps its ports, so clients reconnect to it
             self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
-        (self.repository / "dpr_steer" / "1").mkdir(parents=True, exist_ok=True)
+        version_dir(self.repository, DPR_STEER.name).mkdir(parents=True, exist_ok=True)
         command = [
             str(self._install.binary),
             f"--model-repository={self.repository}",

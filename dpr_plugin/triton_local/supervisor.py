@@ -15,7 +15,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from dpr_plugin.triton_local.server import LocalTritonServer, TritonStartError
+from dpr_plugin.errors import TritonStartError
+from dpr_plugin.triton_local.server import LocalTritonServer
 
 log = logging.getLogger("dpr.triton")
 

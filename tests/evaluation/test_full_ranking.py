@@ -10,7 +10,8 @@ pytest.importorskip("torch", reason="training extra not installed")
 from dpr_plugin.data.dataset import ItemMeta, SequenceDataset
 from dpr_plugin.data.split import leave_one_out
 from dpr_plugin.evaluation.full_ranking import evaluate_split, history_in_top
-from dpr_plugin.models.backbone import BackboneConfig, build_backbone
+from dpr_plugin.models.backbone import BackboneConfig
+from dpr_plugin.models.factory import build_backbone
 
 
 def test_evaluate_counts_seen_target_as_miss_when_seen_excluded() -> None:

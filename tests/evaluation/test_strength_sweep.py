@@ -18,7 +18,8 @@ from dpr_plugin.evaluation.strength_sweep import (
     report_at,
     strength_curve,
 )
-from dpr_plugin.models.backbone import BackboneConfig, build_backbone
+from dpr_plugin.models.backbone import BackboneConfig
+from dpr_plugin.models.factory import build_backbone
 from dpr_plugin.models.prompt_features import PromptFeatures
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
 from tests.training.test_steering_trainer import make_switching_dataset

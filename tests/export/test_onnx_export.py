@@ -9,9 +9,10 @@ import onnx
 import pytest
 
 from dpr_plugin.contract import ONNX_MODELS, SEQ_BACKBONE
+from dpr_plugin.errors import ParityError
+from dpr_plugin.export.parity import backbone_cases, check_parity
+from dpr_plugin.export.wrappers import BackboneSignature
 from dpr_plugin.training.checkpoint import load_backbone
-from export.parity import ParityError, backbone_cases, check_parity
-from export.wrappers import BackboneSignature
 from tests.conftest import make_sequential_dataset
 from tests.repository import contract_backbone
 
@@ -30,7 +31,7 @@ def test_export_writes_named_tensors_with_dynamic_batch(exported) -> None:
 
 def test_export_parity_holds_for_every_model(exported) -> None:
     _, _, _, repository, manifest = exported
-    diffs = manifest["parity_max_abs_diff"]
+    diffs = manifest.parity_max_abs_diff
     assert set(diffs) == {"seq_backbone", "prompt_encoder", "steering_head"}
     # The moving head really moves vectors, so its parity is not the trivial identity.
     assert all(v < 1e-4 for model in diffs.values() for v in model.values())
@@ -46,15 +47,11 @@ def test_export_writes_item_table_beside_backbone(exported) -> None:
     np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
 
 
-@pytest.mark.parametrize(
-    ("output_table", "subtract_input", "tag_embeddings"),
-    [("separate", False, False), ("tied", True, False), ("tied", False, True)],
-)
-def test_backbone_options_export_with_parity_and_index_the_scoring_table(
-    tmp_path, output_table: str, subtract_input: bool, tag_embeddings: bool
+def test_tag_embedding_backbone_exports_with_parity_and_indexes_the_composed_table(
+    tmp_path,
 ) -> None:
-    from export.__main__ import run_export
-    from export.triton_config import write as write_configs
+    from dpr_plugin.export.run import run_export
+    from dpr_plugin.export.triton_config import write as write_configs
     from tests.repository import moving_head
 
     dataset = make_sequential_dataset()
@@ -62,28 +59,19 @@ def test_backbone_options_export_with_parity_and_index_the_scoring_table(
         dataset,
         "sasrec",
         tmp_path / "backbone",
-        output_table=output_table,
-        subtract_input=subtract_input,
-        tag_embeddings=tag_embeddings,
+        tag_embeddings=True,
     )
     repository = tmp_path / "triton_models"
     write_configs(repository)
     manifest = run_export(backbone_dir, moving_head(dataset, tmp_path / "steering"), repository)
-    assert all(
-        v < 1e-4 for model in manifest["parity_max_abs_diff"].values() for v in model.values()
-    )
+    assert all(v < 1e-4 for model in manifest.parity_max_abs_diff.values() for v in model.values())
     model, _, _ = load_backbone(backbone_dir)
-    config = model.config
-    assert (config.output_table, config.subtract_input, config.tag_embeddings) == (
-        output_table,
-        subtract_input,
-        tag_embeddings,
-    )
+    assert model.config.tag_embeddings
     table = np.load(repository / "seq_backbone" / "1" / "items.npy")
     np.testing.assert_array_equal(table, model.item_vectors().detach().numpy()[1:])
     inputs = model.item_embedding.weight.detach().numpy()[1:]
-    # the index holds the scoring table: the input rows only when tied and without tags
-    assert np.allclose(table, inputs) == (output_table == "tied" and not tag_embeddings)
+    # the index holds the composed table (own row + tag part), not the bare rows
+    assert not np.allclose(table, inputs)
 
 
 def test_parity_check_names_model_and_tensor_when_outputs_differ(exported, tmp_path) -> None:

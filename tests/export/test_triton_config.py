@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dpr_plugin.contract import ALL_MODELS, DPR_STEER, ENSEMBLE_STEPS, PROMPT_ENCODER
-from dpr_plugin.serving.model_repository import load_repository
-from export.triton_config import stale
+from dpr_plugin.export.triton_config import stale
+from dpr_plugin.serving.inference.model_repository import load_repository
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "triton_models"
 

@@ -32,9 +32,9 @@ def service_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def build_index(repository: Path, root: Path) -> Path:
     """Builds an embedded index of the export's item table in ``root`` (one per service: an
     embedded index directory is served by one holder at a time)."""
-    from dpr_plugin.serving.index_catalogue import catalogue_items
-    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS
-    from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder
+    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
+    from dpr_plugin.serving.index.catalogue import catalogue_items
+    from dpr_plugin.serving.index.edge import EdgeIndexBuilder
 
     items, dim = catalogue_items(repository)
     asyncio.run(EdgeIndexBuilder(root).build(items, dim, CATALOGUE_FIELDS))
@@ -50,7 +50,7 @@ def service_index(service_repository: Path, tmp_path_factory: pytest.TempPathFac
 def seed_histories(url: str) -> dict[str, list[str]]:
     """Writes every bundled user's history into the store at ``url``; returns them."""
     from dpr_plugin.data.sources import load_dataset
-    from dpr_plugin.serving.history_store import open_history_store
+    from dpr_plugin.serving.history.factory import open_history_store
 
     dataset = load_dataset("bundled")
     histories = {

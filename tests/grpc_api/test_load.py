@@ -15,8 +15,10 @@ import grpc
 import numpy as np
 import pytest
 
+from dpr_plugin.errors import InferenceTimeoutError
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.serving.inference.factory import Backends
 from tests.grpc_api.conftest import build_index, service_settings
 from tests.service_thread import ServiceThread
 
@@ -100,9 +102,9 @@ def test_index_rebuild_under_load_never_serves_an_empty_or_mixed_index(
 ) -> None:
     """Rebuilds the index with every vector scaled by k = 2..4 while requests flow; every
     answer must be the base list with all scores scaled by one k."""
-    from dpr_plugin.serving.index_catalogue import catalogue_items
-    from dpr_plugin.serving.item_index import CATALOGUE_FIELDS, IndexedItem
-    from dpr_plugin.serving.qdrant_edge_index import EdgeIndexBuilder
+    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, IndexedItem
+    from dpr_plugin.serving.index.catalogue import catalogue_items
+    from dpr_plugin.serving.index.edge import EdgeIndexBuilder
 
     running, index_root = own_index_service
     request = pb.SteerRequest(user_id="3", top_k=10)
@@ -189,13 +191,12 @@ class SlowSteering:
     """The real in-process runtime, with ``delay_s`` added to every dpr_steer call."""
 
     def __init__(self, repository: Path, delay_s: float) -> None:
-        from dpr_plugin.serving.local_runtime import LocalRuntime
+        from dpr_plugin.serving.inference.local_runtime import LocalRuntime
 
         self.runtime = LocalRuntime(repository)
         self.delay_s = delay_s
 
     async def infer(self, model: str, inputs: dict, timeout_s: float | None = None) -> dict:
-        from dpr_plugin.serving.inference import InferenceTimeoutError
 
         if model == "dpr_steer":
             try:
@@ -218,7 +219,7 @@ def test_steering_over_budget_serves_the_flagged_unsteered_list(
     history = tmp_path / "history.sqlite"
     shutil.copy(bundled_histories[0], history)
     settings = service_settings(service_repository, index, history, steering_budget_ms=100.0)
-    running = ServiceThread(settings, backend=SlowSteering(service_repository, 1.0))
+    running = ServiceThread(settings, backends=Backends(SlowSteering(service_repository, 1.0)))
     try:
         plain = running.stub.Steer(pb.SteerRequest(user_id="6"), timeout=10)
         started = time.perf_counter()

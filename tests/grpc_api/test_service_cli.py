@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dpr_plugin.cli import main
-from dpr_plugin.serving.qdrant_edge_index import EdgeItemIndex
-from dpr_plugin.serving.sqlite_history import SqliteHistoryStore
+from dpr_plugin.serving.history.sqlite_store import SqliteHistoryStore
+from dpr_plugin.serving.index.edge import EdgeItemIndex
 from tests.service_thread import ServiceThread
 
 

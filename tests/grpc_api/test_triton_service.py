@@ -153,10 +153,14 @@ def test_service_restarts_the_local_triton_it_started_when_it_dies(
         in_process=False,
         steering_budget_ms=2000.0,
     )
-    running = ServiceThread(settings)
+    from dpr_plugin.triton_local.launcher import launch
+
+    running = ServiceThread(settings, launcher=launch)
     try:
-        triton = running.server._triton
-        assert triton is not None, "the service did not start its own tritonserver"
+        assert running.server.components is not None
+        launched = running.server.components.backends.launched
+        assert launched is not None, "the service did not start its own tritonserver"
+        triton = launched.server
         assert steer(running, user_id="12", prompt="more comedies").served_path == (
             pb.SERVED_PATH_STEERED
         )

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from dpr_plugin.errors import ConfigError
-from dpr_plugin.models.backbone import BACKBONES, BackboneConfig, build_backbone
+from dpr_plugin.models.backbone import BACKBONES, BackboneConfig
+from dpr_plugin.models.factory import build_backbone
 
 # float32 reorderings of the same sums differ by ~1e-7 relative; 1e-5 leaves room.
 ATOL = 1e-5
@@ -61,8 +62,6 @@ def test_backbone_output_is_finite_when_history_all_padding(kind: str) -> None:
         ("hidden_dim", {"hidden_dim": 0}),
         ("dropout", {"dropout": 1.5}),
         ("num_heads", {"hidden_dim": 10, "num_heads": 3}),
-        ("init_std", {"init_std": -0.1}),
-        ("output_table", {"output_table": "shared"}),
     ],
 )
 def test_backbone_config_names_field_when_invalid(field: str, kwargs: dict[str, object]) -> None:
@@ -76,60 +75,24 @@ def test_backbone_config_rejects_unknown_keys_by_name() -> None:
         BackboneConfig.from_dict({"kind": "sasrec", "num_items": 3, "layers": 2})
 
 
-@pytest.mark.parametrize("kind", BACKBONES)
-def test_backbone_init_std_draws_every_weight_small_and_keeps_padding_zero(kind: str) -> None:
-    torch.manual_seed(0)
-    config = BackboneConfig(kind=kind, num_items=300, hidden_dim=32, max_len=12, init_std=0.02)
-    model = build_backbone(config)
-    matrices = [p for p in model.parameters() if p.dim() >= 2]
-    weights = torch.cat([p.detach().flatten() for p in matrices])
-    assert abs(float(weights.std()) - 0.02) < 0.002
-    assert torch.all(model.item_vectors()[0] == 0)
-    for name, param in model.named_parameters():
-        if param.dim() == 1 and "norm" not in name:
-            assert torch.all(param == 0), name
-    default = build_backbone(BackboneConfig(kind=kind, num_items=300, hidden_dim=32, max_len=12))
-    assert float(default.item_vectors()[1:].detach().std()) > 0.1  # N(0, 1/D) when init_std = 0
-
-
-@pytest.mark.parametrize("kind", BACKBONES)
-def test_output_table_scores_against_the_table_it_names(kind: str) -> None:
-    history = torch.randint(1, 31, (4, 12))
-    tied = _model(kind)
-    assert tied.item_vectors() is tied.item_embedding.weight
-    assert not any(name.startswith("output_embedding") for name in tied.state_dict())
-    torch.manual_seed(0)
-    config = BackboneConfig(
-        kind=kind, num_items=30, hidden_dim=16, max_len=12, output_table="separate"
-    )
-    separate = build_backbone(config).eval()
-    assert separate.item_vectors() is separate.output_embedding.weight
-    assert torch.all(separate.item_vectors()[0] == 0)
-    user = separate.user_vector(history)
-    torch.testing.assert_close(separate.score_all(user), user @ separate.item_vectors()[1:].T)
-    inputs = separate.item_embedding.weight[1:]
-    assert not torch.allclose(separate.score_all(user), user @ inputs.T)
-    # the history is still read from the input table: changing the output one leaves the user
-    with torch.no_grad():
-        separate.output_embedding.weight.mul_(2.0)
-    torch.testing.assert_close(separate.user_vector(history), user, atol=ATOL, rtol=0)
-
-
-@pytest.mark.parametrize("kind", BACKBONES)
-def test_subtract_input_takes_a_learned_multiple_of_each_read_item(kind: str) -> None:
-    history = torch.tensor([[0, 0, 0, 5, 9, 2, 7, 3, 1, 4, 6, 8], [0] * 10 + [3, 3]])
-    plain = _model(kind)
-    assert not any("input_weight" in name for name in plain.state_dict())
-    torch.manual_seed(0)
-    config = BackboneConfig(kind=kind, num_items=30, hidden_dim=16, max_len=12, subtract_input=True)
-    model = build_backbone(config).eval()
-    assert float(model.input_weight.detach()) == 0.0  # starts as the plain model
-    torch.testing.assert_close(model(history), plain(history), atol=ATOL, rtol=0)
-    with torch.no_grad():
-        model.input_weight.fill_(0.5)
-    expected = plain(history) - 0.5 * plain.item_embedding(history)
-    torch.testing.assert_close(model(history), expected, atol=ATOL, rtol=0)
-    torch.testing.assert_close(model(history)[:, :3], plain(history)[:, :3], atol=ATOL, rtol=0)
+@pytest.mark.parametrize(
+    ("name", "default", "other"),
+    [
+        ("init_std", 0.0, 0.02),
+        ("output_table", "tied", "separate"),
+        ("subtract_input", False, True),
+    ],
+)
+def test_backbone_config_loads_a_retired_option_only_at_its_old_default(
+    name: str, default: object, other: object
+) -> None:
+    """Checkpoints written before an option was retired record it; at its default they load
+    as before, at another value the error names the option instead of building a different
+    model."""
+    base = {"kind": "sasrec", "num_items": 3}
+    assert BackboneConfig.from_dict({**base, name: default}) == BackboneConfig(**base)
+    with pytest.raises(ConfigError, match=rf"{name} was retired"):
+        BackboneConfig.from_dict({**base, name: other})
 
 
 def _tag_matrix() -> np.ndarray:

@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from dpr_plugin.data.padding import left_pad
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.errors import CheckpointError, ConfigError
 from dpr_plugin.evaluation.full_ranking import evaluate_split
 from dpr_plugin.evaluation.popularity import evaluate_popularity
-from dpr_plugin.models.backbone import BACKBONES, BackboneConfig, build_backbone
+from dpr_plugin.models.backbone import BACKBONES, BackboneConfig
+from dpr_plugin.models.factory import build_backbone
 from dpr_plugin.training.backbone_trainer import TrainConfig, resolve_device, train_backbone
-from dpr_plugin.training.batches import batches, left_pad, training_windows
+from dpr_plugin.training.batches import batches, training_windows
 from dpr_plugin.training.checkpoint import Catalogue, load_backbone, save_backbone
 
 FAST = TrainConfig(max_epochs=25, batch_size=16, lr=5e-3, warmup_steps=10, patience=25, seed=1)

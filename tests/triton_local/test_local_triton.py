@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from dpr_plugin.contract import ALL_MODELS, DPR_STEER, SEQ_BACKBONE
-from dpr_plugin.errors import InferenceError
-from dpr_plugin.serving.local_runtime import LocalRuntime
-from dpr_plugin.serving.triton_client import TritonBackend
-from dpr_plugin.triton_local.server import LocalTritonServer, TritonSettings, TritonStartError
-from export.parity import ATOL, RTOL, backbone_cases
+from dpr_plugin.errors import InferenceError, TritonStartError
+from dpr_plugin.export.parity import ATOL, RTOL, backbone_cases
+from dpr_plugin.serving.inference.local_runtime import LocalRuntime
+from dpr_plugin.serving.inference.triton_client import TritonBackend
+from dpr_plugin.triton_local.server import LocalTritonServer, TritonSettings
 from tests.repository import pytorch_reference
 
 SETTINGS = TritonSettings(venv=Path(os.environ.get("DPR_TRITON_VENV", ".venv-triton")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dpr_plugin.triton_local.server import TritonStartError
+from dpr_plugin.errors import TritonStartError
 from dpr_plugin.triton_local.supervisor import TritonSupervisor
 
 

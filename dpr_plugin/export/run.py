@@ -1,0 +1,162 @@
+"""``dpr export``: checkpoints → ONNX models in a Triton repository, each parity-checked.
+
+    dpr export --backbone runs/main/sasrec --steering runs/main/steering \
+        --repository triton_models
+
+Writes ``<repository>/<model>/1/model.onnx`` for seq_backbone, prompt_encoder and
+steering_head, the item table beside the backbone (``seq_backbone/1/items.npy`` +
+``items.json``, what ``dpr index`` loads), the tokenizer beside the encoder, and
+``<repository>/manifest.json``. Exits non-zero, naming model and tensor, if parity fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dpr_plugin.contract import DPR_STEER, EMBEDDING_DIM, NUM_EXPERTS, PROMPT_DIM
+from dpr_plugin.default_strength import DefaultStrength
+from dpr_plugin.errors import DprError
+from dpr_plugin.export.onnx_export import (
+    export_backbone,
+    export_prompt_encoder,
+    export_steering_head,
+)
+from dpr_plugin.export.parity import (
+    SPECS,
+    backbone_cases,
+    check_parity,
+    prompt_cases,
+    steering_cases,
+)
+from dpr_plugin.export.wrappers import BackboneSignature, PromptEncoderSignature, SteeringSignature
+from dpr_plugin.manifest import (
+    MODEL_VERSION,
+    TOKENIZER_FILE,
+    Manifest,
+    ModelRecord,
+    item_meta_path,
+    item_table_path,
+    model_path,
+    tokenizer_path,
+    version_dir,
+)
+from dpr_plugin.models.prompt_encoder import PromptEncoder
+from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
+from dpr_plugin.training.checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    file_sha256,
+    load_backbone,
+    load_steering,
+)
+
+log = logging.getLogger("dpr.export")
+
+PARITY_PROMPTS = [
+    "",
+    "more comedies",
+    "no horror tonight please",
+    "Ünïcödé — 日本語の映画 🎬",
+    "a long prompt that goes on " * 12,
+]
+
+
+def run_export(
+    backbone_dir: Path, steering_dir: Path | None, repository: Path, seed: int = 0
+) -> Manifest:
+    """Exports all three models into ``repository``; returns the manifest it wrote."""
+    backbone, catalogue, _ = load_backbone(backbone_dir)
+    tags = sorted({t for item_tags in catalogue.tags for t in item_tags})
+    if steering_dir is not None:
+        head, head_tags, head_config = load_steering(steering_dir)
+        if head_tags != tags:
+            raise DprError(f"--steering: tag order {head_tags} differs from the backbone's {tags}")
+        head_source = file_sha256(steering_dir / WEIGHTS_FILE)
+        default_strength = DefaultStrength()
+        if "default_strength" in head_config:
+            default_strength = DefaultStrength.from_json(
+                head_config["default_strength"], f"--steering: {steering_dir / CONFIG_FILE}"
+            )
+    else:
+        log.warning("no --steering checkpoint: exporting an untrained head (identity steering)")
+        torch.manual_seed(seed)
+        head = SteeringHead(
+            SteeringConfig(
+                hidden_dim=EMBEDDING_DIM,
+                prompt_dim=PROMPT_DIM,
+                num_tags=len(tags),
+                positive_experts=NUM_EXPERTS // 2,
+                negative_experts=NUM_EXPERTS - NUM_EXPERTS // 2,
+            )
+        ).eval()
+        head_source = "untrained"
+        default_strength = DefaultStrength(source="untrained head")
+    encoder = PromptEncoder()
+    backbone_source = file_sha256(backbone_dir / WEIGHTS_FILE)
+    records, reports = {}, {}
+    jobs = [
+        (
+            "seq_backbone",
+            lambda p, m: export_backbone(backbone, p, m),
+            BackboneSignature(backbone),
+            backbone_cases(backbone.config.num_items),
+            backbone_source,
+            {"backbone": backbone.config.kind, "embedding_dim": str(EMBEDDING_DIM)},
+        ),
+        (
+            "prompt_encoder",
+            lambda p, m: export_prompt_encoder(encoder.model, p, m),
+            PromptEncoderSignature(encoder.model),
+            prompt_cases([encoder.tokenizer.encode_batch(PARITY_PROMPTS[:k]) for k in (1, 3, 5)]),
+            file_sha256(encoder.model_dir / "model.safetensors"),
+            {"encoder": "all-MiniLM-L6-v2"},
+        ),
+        (
+            "steering_head",
+            lambda p, m: export_steering_head(head, p, m),
+            SteeringSignature(head),
+            steering_cases(seed),
+            head_source,
+            {"tags": json.dumps(tags)},
+        ),
+    ]
+    for name, write, module, cases, source, meta in jobs:
+        path = model_path(repository, name)
+        metadata = {"model_version": MODEL_VERSION, "source_sha256": source, **meta}
+        write(path, metadata)
+        report = check_parity(module, str(path), SPECS[name], cases)
+        reports[name] = report.max_abs_diff
+        log.info(
+            "%s: parity ok over %d batches, max |diff| %s",
+            name,
+            report.cases,
+            {k: f"{v:.2e}" for k, v in report.max_abs_diff.items()},
+        )
+        records[name] = ModelRecord(str(path.relative_to(repository)), source, metadata)
+    np.save(
+        item_table_path(repository),
+        backbone.item_vectors().detach().numpy()[1:].astype(np.float32),
+    )
+    item_meta_path(repository).write_text(
+        json.dumps(
+            {"item_ids": catalogue.item_ids, "titles": catalogue.titles, "tags": catalogue.tags}
+        )
+    )
+    shutil.copy(encoder.model_dir / TOKENIZER_FILE, tokenizer_path(repository))
+    # Triton (NGC container included) loads an ensemble only with an (empty) version folder.
+    version_dir(repository, DPR_STEER.name).mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(
+        tags=tuple(tags),
+        backbone=backbone.config.kind,
+        models=records,
+        default_strength=default_strength,
+        parity_max_abs_diff=reports,
+    )
+    manifest.write(repository)
+    return manifest

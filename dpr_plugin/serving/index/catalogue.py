@@ -1,0 +1,112 @@
+"""The points of the item index, read from an export's item table.
+
+``seq_backbone/1/items.npy`` holds the item embeddings, float [N, D]: row ``i - 1`` is internal
+id ``i``. The exporter drops the padding row (id 0) before saving, so the padding id has no
+row and is never indexed. ``items.json`` holds the platform ids, titles and tags in the same
+order: ``{"item_ids": [...], "titles": [...], "tags": [[...], ...]}``.
+
+Each point's payload: ``item_id`` (the platform id, a string), ``title``, ``tags`` (a list of
+strings) and ``year`` (from a trailing "(1995)" in the title; absent when the title has none).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from dpr_plugin.contract import SEQ_BACKBONE
+from dpr_plugin.errors import DataFormatError
+from dpr_plugin.serving.index.base import IndexedItem, PayloadValue
+
+ITEM_TABLE = "items.npy"
+ITEM_META = "items.json"
+_YEAR = re.compile(r"\((\d{4})\)\s*$")
+
+
+def title_year(title: str) -> int | None:
+    """The year of a MovieLens-style title "Name (1995)", or ``None``."""
+    match = _YEAR.search(title)
+    return int(match.group(1)) if match else None
+
+
+def _load_table(path: Path) -> np.ndarray:
+    try:
+        table = np.load(path)  # allow_pickle=False: an object array is refused
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(path, None, f"not a numpy array: {exc}") from exc
+    if table.ndim != 2 or table.shape[1] < 1:
+        raise DataFormatError(path, None, f"expected [N, D], got {list(table.shape)}")
+    if not np.issubdtype(table.dtype, np.floating):
+        raise DataFormatError(path, None, f"expected float embeddings, got {table.dtype}")
+    return table.astype(np.float32, copy=False)
+
+
+def _load_meta(path: Path, rows: int) -> dict[str, list]:
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(path, exc.lineno, f"invalid JSON: {exc.msg}") from exc
+    if not isinstance(meta, dict):
+        raise DataFormatError(path, None, "expected an object with item_ids, titles, tags")
+    for key in ("item_ids", "titles", "tags"):
+        value = meta.get(key)
+        if not isinstance(value, list) or len(value) != rows:
+            got = f"{len(value)} entries" if isinstance(value, list) else type(value).__name__
+            raise DataFormatError(
+                path, None, f"{key}: expected a list of {rows} entries (one per row), got {got}"
+            )
+    seen: dict[str, int] = {}
+    for i, item_id in enumerate(meta["item_ids"]):
+        if not isinstance(item_id, str | int) or isinstance(item_id, bool) or str(item_id) == "":
+            raise DataFormatError(path, None, f"item_ids[{i}]: expected a non-empty id string")
+        if str(item_id) in seen:
+            raise DataFormatError(
+                path, None, f"item_ids[{i}]: duplicate {item_id!r} (first at {seen[str(item_id)]})"
+            )
+        seen[str(item_id)] = i
+    for i, title in enumerate(meta["titles"]):
+        if not isinstance(title, str):
+            raise DataFormatError(path, None, f"titles[{i}]: expected a string")
+    for i, tags in enumerate(meta["tags"]):
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise DataFormatError(path, None, f"tags[{i}]: expected a list of strings")
+    return meta
+
+
+def catalogue_items(repository: Path) -> tuple[list[IndexedItem], int]:
+    """Every item of the export as an IndexedItem, and the embedding width.
+
+    Args:
+        repository: The exported model repository (holding ``seq_backbone/1``).
+
+    Returns:
+        The points (internal ids 1..N in table order) and D.
+
+    Raises:
+        DataFormatError: naming the file that is missing or malformed, or whose length
+            disagrees with the other's.
+    """
+    folder = Path(repository) / SEQ_BACKBONE.name / "1"
+    table_path, meta_path = folder / ITEM_TABLE, folder / ITEM_META
+    for path in (table_path, meta_path):
+        if not path.is_file():
+            raise DataFormatError(path, None, "missing (run `python -m export` first)")
+    table = _load_table(table_path)
+    meta = _load_meta(meta_path, len(table))
+    items = []
+    for i, (item_id, title, tags) in enumerate(
+        zip(meta["item_ids"], meta["titles"], meta["tags"], strict=True), start=1
+    ):
+        payload: dict[str, PayloadValue] = {
+            "item_id": str(item_id),
+            "title": title,
+            "tags": list(tags),
+        }
+        year = title_year(title)
+        if year is not None:
+            payload["year"] = year
+        items.append(IndexedItem(i, table[i - 1], payload))
+    return items, int(table.shape[1])

@@ -1,0 +1,43 @@
+"""The one place an item index (and its builder) is chosen: a Qdrant server when a URL is
+given, else Qdrant's engine embedded in a directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dpr_plugin.serving.index.base import IndexBuilder, ItemIndex
+
+
+def open_index(qdrant_url: str, qdrant_alias: str, index_dir: Path, timeout_s: float) -> ItemIndex:
+    """The reader of the index the settings name (nothing is contacted yet).
+
+    Args:
+        qdrant_url: ``http(s)://host:port`` of a Qdrant server (``:memory:`` for tests), or
+            empty for the embedded engine.
+        qdrant_alias: Collection alias a server index is served under.
+        index_dir: The embedded index's directory.
+        timeout_s: Longest a server search may take.
+    """
+    if qdrant_url:
+        from dpr_plugin.serving.index.server import connect_server_index
+
+        index, _ = connect_server_index(qdrant_url, qdrant_alias, timeout_s)
+        return index
+    from dpr_plugin.serving.index.edge import EdgeItemIndex
+
+    return EdgeItemIndex(Path(index_dir))
+
+
+def open_index_pair(
+    qdrant_url: str, qdrant_alias: str, index_dir: Path, timeout_s: float
+) -> tuple[IndexBuilder, ItemIndex]:
+    """A builder and a reader of the same index (``dpr index`` builds, then reads back what
+    it built); close the reader when done."""
+    if qdrant_url:
+        from dpr_plugin.serving.index.server import connect_server_index
+
+        index, builder = connect_server_index(qdrant_url, qdrant_alias, timeout_s)
+        return builder, index
+    from dpr_plugin.serving.index.edge import EdgeIndexBuilder, EdgeItemIndex
+
+    return EdgeIndexBuilder(Path(index_dir)), EdgeItemIndex(Path(index_dir))
