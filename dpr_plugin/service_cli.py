@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import signal
 import time
@@ -82,11 +83,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from dpr_plugin.grpc_api.server import SteeringServer
     from dpr_plugin.serving.settings import ServeSettings
     from dpr_plugin.triton_local.launcher import launch
+    from dpr_plugin.triton_local.server import TritonSettings
 
     settings = build(ServeSettings, args, "serve")
+    triton = build(TritonSettings, args, "triton")
 
     async def run() -> None:
-        server = SteeringServer(settings, launcher=launch)
+        server = SteeringServer(settings, launcher=functools.partial(launch, settings=triton))
         await server.start()
         print(f"dpr serve: listening on {settings.host}:{server.port}", flush=True)
         if args.ready_file:  # for scripts: the bound port, written once serving
@@ -211,6 +214,7 @@ def format_response(prompt: str, response: object) -> str:
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
     """Registers index, load-histories, serve and steer."""
     from dpr_plugin.serving.settings import ServeSettings
+    from dpr_plugin.triton_local.server import TritonSettings
 
     # index and load-histories read the same settings (and DPR_SERVE_* variables) as serve,
     # so one environment points all three at the same index and store
@@ -226,6 +230,8 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the gRPC steering service")
     serve.add_argument("--ready-file", default="", help="write the bound port here once serving")
     add_arguments(serve, ServeSettings, "serve")
+    # the local tritonserver dpr serve starts when neither --triton-url nor --in-process is set
+    add_arguments(serve, TritonSettings, "triton")
     serve.set_defaults(func=_cmd_serve)
 
     steer = sub.add_parser("steer", help="call Steer on a running service")

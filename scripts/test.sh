@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check dpr_plugin tests benchmarks
 .venv/bin/ruff format --check dpr_plugin tests benchmarks
+.venv/bin/lint-imports
 .venv/bin/python -m pytest "$@"

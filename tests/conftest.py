@@ -59,3 +59,21 @@ def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     write_configs(repository)
     manifest = run_export(backbone, steering, repository)
     return request.param, backbone, steering, repository, manifest
+
+
+SLOW_FIXTURES = ("service_repository", "steered", "aligned")
+"""Fixtures that train a model (the bundled export for the service, the steering heads of the
+trainer tests): every test that uses one, directly or through another fixture, is slow."""
+SLOW_FOLDERS = ("triton_local",)
+"""Test folders whose tests start a real tritonserver."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks ``slow`` what SLOW_FIXTURES and SLOW_FOLDERS name (tests marked by hand keep
+    their mark), so ``-m "not slow"`` is the fast loop; CI runs everything."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if any(name in names for name in SLOW_FIXTURES) or any(
+            folder in item.path.parts for folder in SLOW_FOLDERS
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -120,6 +120,7 @@ def test_cli_evaluate_asks_for_dataset_when_checkpoint_records_none(
     assert "--dataset: the checkpoint records no dataset" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_train_and_train_steering_are_seeded_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -185,3 +186,34 @@ def test_cli_train_help_states_the_tag_embeddings_default(
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "true when the dataset has tags" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", ["index", "load-histories", "serve"])
+def test_service_commands_read_the_same_serve_settings_when_set_by_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str
+) -> None:
+    """``DPR_SERVE_*`` moves index, load-histories and serve alike (index and load-histories
+    used to copy the defaults by hand, so the variable moved serve alone)."""
+    from dpr_plugin.cli import build_parser
+    from dpr_plugin.serving.settings import ServeSettings
+    from dpr_plugin.settings import build
+
+    monkeypatch.setenv("DPR_SERVE_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("DPR_SERVE_HISTORY_URL", str(tmp_path / "h.sqlite"))
+    extra = ["--dataset", "bundled"] if command == "load-histories" else []
+    settings = build(ServeSettings, build_parser().parse_args([command, *extra]), "serve")
+    assert settings.index_dir == tmp_path / "index"
+    assert settings.history_url == str(tmp_path / "h.sqlite")
+
+
+def test_serve_takes_the_local_triton_settings_by_flag_and_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dpr_plugin.cli import build_parser
+    from dpr_plugin.settings import build
+    from dpr_plugin.triton_local.server import TritonSettings
+
+    monkeypatch.setenv("DPR_TRITON_STARTUP_TIMEOUT_S", "42")
+    args = build_parser().parse_args(["serve", "--cache-bytes", "1024"])
+    settings = build(TritonSettings, args, "triton")
+    assert (settings.cache_bytes, settings.startup_timeout_s) == (1024, 42.0)

@@ -1,4 +1,7 @@
-"""The one internal dataset form: per-user chronological item sequences, item tags and titles."""
+"""The one internal dataset form: per-user chronological item sequences, item tags and titles.
+
+Internal item id 0 is padding; real items are numbered 1..num_items.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
-PAD_ID = 0
-"""Internal item id 0 is the padding token; real items are numbered 1..num_items."""
 
 
 @dataclass(frozen=True)

@@ -149,16 +149,6 @@ def render(tag: str, negative: bool, template: int) -> Prompt:
     return Prompt(templates[template].format(tag=surface(tag)), tag, negative, template)
 
 
-def all_prompts(tags: list[str]) -> list[Prompt]:
-    """Every prompt for every tag, positive then negative, in template order."""
-    return [
-        render(tag, negative, i)
-        for negative in (False, True)
-        for tag in tags
-        for i in range(len(NEGATIVE_TEMPLATES if negative else POSITIVE_TEMPLATES))
-    ]
-
-
 def template_ids(negative: bool, held_out: bool) -> list[int]:
     """Indices of the trained (``held_out=False``) or held-out templates of one polarity."""
     count = len(NEGATIVE_TEMPLATES if negative else POSITIVE_TEMPLATES)

@@ -21,7 +21,6 @@ from dpr_plugin.errors import (
 
 STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (FieldError, grpc.StatusCode.INVALID_ARGUMENT),
-    (FieldError, grpc.StatusCode.INVALID_ARGUMENT),
     (IndexQueryError, grpc.StatusCode.INVALID_ARGUMENT),
     (UserNotFoundError, grpc.StatusCode.NOT_FOUND),
     (IndexUnavailableError, grpc.StatusCode.UNAVAILABLE),

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TritonSettings:
-    """Settings of the local Triton server (flags ``--triton-*`` / env ``DPR_TRITON_*``).
+    """Settings of the local Triton server (flags ``--venv``, ``--cache-bytes``, ... of
+    ``dpr triton`` and ``dpr serve``; env ``DPR_TRITON_*``).
 
     Attributes:
         venv: The Triton venv (created on first use).

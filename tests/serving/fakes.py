@@ -1,0 +1,217 @@
+"""In-memory fakes of the pipeline's three collaborators (inference backend, item index,
+history store) and of an export's bundle, so the pipeline is tested without a trained model.
+
+The catalogue is six items in two dimensions; the backbone's user vector and each prompt's
+steering direction are fixed by hand, so every expected ranking can be worked out on paper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dpr_plugin.contract import (
+    DPR_STEER,
+    EXPERT_WEIGHTS,
+    HISTORY_LEN,
+    NEGATIVE_PROB,
+    NUM_EXPERTS,
+    PROMPT_IDS,
+    SEQ_BACKBONE,
+    STEERED_EMBEDDING,
+    STRENGTH,
+    TAG_SCORES,
+    USER_EMBEDDING,
+)
+from dpr_plugin.default_strength import DefaultStrength
+from dpr_plugin.errors import BackendUnavailableError, InferenceTimeoutError
+from dpr_plugin.serving.index.base import Hit, IndexInfo, Match, Range, SearchFilter
+from dpr_plugin.serving.model_bundle import ModelBundle
+
+TAGS = ("Comedy", "Drama", "Horror")
+ITEMS: dict[str, tuple[tuple[float, float], tuple[str, ...]]] = {
+    "c1": ((1.0, 0.0), ("Comedy",)),
+    "c2": ((0.9, 0.2), ("Comedy",)),
+    "d1": ((0.0, 1.0), ("Drama",)),
+    "d2": ((0.2, 0.9), ("Drama",)),
+    "cd": ((0.6, 0.6), ("Comedy", "Drama")),
+    "h1": ((-1.0, 0.1), ("Horror",)),
+}
+"""Platform id → (vector, tags); internal ids follow this order (c1 = 1 ... h1 = 6)."""
+USER = np.array([0.1, 1.0], np.float32)
+"""Every known user's backbone vector: a drama fan (d1, d2, cd, c2, c1, h1)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the fake head reads from one prompt: tag probabilities, P(negative), direction."""
+
+    tag_scores: tuple[float, ...]
+    negative: float
+    delta: tuple[float, float]
+
+
+READINGS = {
+    "more comedies": Reading((0.95, 0.0, 0.0), 0.02, (2.0, -1.0)),
+    "no dramas": Reading((0.0, 0.9, 0.0), 0.97, (1.0, -2.0)),
+    "zzzz": Reading((0.1, 0.1, 0.1), 0.3, (0.0, -0.5)),
+}
+
+
+class FakeTokenizer:
+    """One id per distinct prompt ([CLS] id [SEP]); ``text_of`` reads it back."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+
+    def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        if text not in self._texts:
+            self._texts.append(text)
+        ids = np.array([[101, 1000 + self._texts.index(text), 102]], np.int64)
+        return ids, np.ones_like(ids)
+
+    def text_of(self, ids: np.ndarray) -> str:
+        return self._texts[int(ids[0, 1]) - 1000]
+
+
+def fake_bundle(default: DefaultStrength | None = None) -> ModelBundle:
+    """A bundle over the six-item catalogue with the fake tokenizer."""
+    ids = tuple(ITEMS)
+    return ModelBundle(
+        tokenizer=FakeTokenizer(),  # type: ignore[arg-type]
+        tags=TAGS,
+        item_ids=ids,
+        internal_ids={item: i + 1 for i, item in enumerate(ids)},
+        model_version="fake-1",
+        default_strength=default or DefaultStrength(),
+    )
+
+
+class FakeBackend:
+    """Answers ``seq_backbone`` and ``dpr_steer`` from USER and READINGS.
+
+    Args:
+        tokenizer: The bundle's tokenizer (to read the prompt back from its ids).
+        down: Every call raises BackendUnavailableError (a dead Triton).
+        steer_delay_s: ``dpr_steer`` takes this long (a hung or overloaded server); past the
+            caller's timeout it raises InferenceTimeoutError, as both real backends do.
+    """
+
+    def __init__(
+        self, tokenizer: FakeTokenizer, down: bool = False, steer_delay_s: float = 0.0
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.down = down
+        self.steer_delay_s = steer_delay_s
+        self.calls: list[str] = []
+
+    async def infer(
+        self, model: str, inputs: Mapping[str, np.ndarray], timeout_s: float | None = None
+    ) -> dict[str, np.ndarray]:
+        self.calls.append(model)
+        if self.down:
+            raise BackendUnavailableError(f"{model}: connection refused")
+        assert int(inputs[HISTORY_LEN.name][0, 0]) >= 0
+        if model == SEQ_BACKBONE.name:
+            return {USER_EMBEDDING.name: USER[None, :].copy()}
+        assert model == DPR_STEER.name, model
+        if self.steer_delay_s:
+            try:
+                await asyncio.wait_for(asyncio.sleep(self.steer_delay_s), timeout_s)
+            except TimeoutError:
+                raise InferenceTimeoutError(model, f"no answer within {timeout_s}s") from None
+        reading = READINGS[self.tokenizer.text_of(inputs[PROMPT_IDS.name])]
+        strength = float(inputs[STRENGTH.name][0, 0])
+        steered = USER + np.float32(strength) * np.array(reading.delta, np.float32)
+        return {
+            USER_EMBEDDING.name: USER[None, :].copy(),
+            STEERED_EMBEDDING.name: steered[None, :],
+            TAG_SCORES.name: np.array([reading.tag_scores], np.float32),
+            NEGATIVE_PROB.name: np.array([[reading.negative]], np.float32),
+            EXPERT_WEIGHTS.name: np.full((1, NUM_EXPERTS), 1 / NUM_EXPERTS, np.float32),
+        }
+
+    async def is_ready(self) -> bool:
+        return not self.down
+
+    async def close(self) -> None:
+        pass
+
+
+def _holds(payload: Mapping[str, object], cond: Match | Range) -> bool:
+    value = payload.get(cond.field)
+    values = value if isinstance(value, list) else [value]
+    if isinstance(cond, Match):
+        return any(v in cond.values for v in values)
+    return all(
+        isinstance(v, int | float)
+        and (cond.gte is None or v >= cond.gte)
+        and (cond.lte is None or v <= cond.lte)
+        for v in values
+    )
+
+
+class FakeIndex:
+    """Exact dot-product search over ITEMS with the SearchFilter semantics of the real ones."""
+
+    def __init__(self) -> None:
+        self.points = [
+            (i, np.array(vector, np.float32), {"item_id": item, "title": item, "tags": list(tags)})
+            for i, (item, (vector, tags)) in enumerate(ITEMS.items(), start=1)
+        ]
+        self.queries: list[SearchFilter] = []
+
+    async def search(
+        self,
+        vectors: np.ndarray,
+        limit: int,
+        where: SearchFilter,
+        payload_fields: Sequence[str] = (),
+        with_vectors: bool = False,
+        timeout_s: float | None = None,
+    ) -> list[list[Hit]]:
+        self.queries.append(where)
+        answers = []
+        for query in vectors:
+            hits = [
+                Hit(i, float(np.dot(query, vector)), dict(payload), vector if with_vectors else None)
+                for i, vector, payload in self.points
+                if i not in where.exclude_ids
+                and all(_holds(payload, c) for c in where.must)
+                and not any(_holds(payload, c) for c in where.must_not)
+            ]
+            answers.append(sorted(hits, key=lambda hit: -hit.score)[:limit])
+        return answers
+
+    async def info(self) -> IndexInfo:
+        return IndexInfo(len(self.points), 2, "fake", {"item_id": "keyword", "tags": "keyword"})
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeHistory:
+    """Histories in a dict; ``max_length`` as the real stores trim."""
+
+    def __init__(self, histories: Mapping[str, list[str]], max_length: int = 200) -> None:
+        self.histories = {user: list(items) for user, items in histories.items()}
+        self.max_length = max_length
+
+    async def get(self, user_id: str) -> list[str] | None:
+        items = self.histories.get(user_id)
+        return None if items is None else items[-self.max_length :]
+
+    async def append(self, user_id: str, item_ids: Sequence[str]) -> int:
+        self.histories.setdefault(user_id, []).extend(item_ids)
+        return len(self.histories[user_id][-self.max_length :])
+
+    async def append_many(self, histories: Mapping[str, Sequence[str]]) -> int:
+        for user, items in histories.items():
+            await self.append(user, items)
+        return len(histories)
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,159 @@
+"""The pipeline on fakes of its collaborators: paths, fallbacks, deadlines, the negative
+modes and the default strengths, with rankings worked out by hand (see tests/serving/fakes.py:
+unsteered, the user ranks d1 d2 cd c2 c1 h1)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from dpr_plugin.default_strength import DefaultStrength
+from dpr_plugin.errors import BackendUnavailableError, DeadlineExceededError, UserNotFoundError
+from dpr_plugin.serving.index.base import Match
+from dpr_plugin.serving.metrics import ServiceMetrics
+from dpr_plugin.serving.pipeline import PipelineSettings, SteeringPipeline
+from dpr_plugin.serving.steer_query import (
+    NegativeMode,
+    Polarity,
+    ServedPath,
+    SteerQuery,
+    SteerResult,
+)
+from tests.serving.fakes import FakeBackend, FakeHistory, FakeIndex, fake_bundle
+
+DEFAULTS = DefaultStrength(positive=1.5, negative=2.0, negative_hybrid=0.5, source="test")
+UNSTEERED = ["d1", "d2", "cd", "c2", "c1", "h1"]
+
+
+def _pipeline(
+    down: bool = False,
+    steer_delay_s: float = 0.0,
+    fallback: bool = True,
+    budget_s: float = 0.25,
+) -> SteeringPipeline:
+    bundle = fake_bundle(DEFAULTS)
+    tokenizer = bundle.tokenizer
+    return SteeringPipeline(
+        bundle,
+        FakeBackend(tokenizer, down=down, steer_delay_s=steer_delay_s),  # type: ignore[arg-type]
+        FakeIndex(),
+        FakeHistory({"u1": ["d1"], "u2": []}),
+        ServiceMetrics(),
+        FakeBackend(tokenizer) if fallback else None,  # type: ignore[arg-type]
+        PipelineSettings(steering_budget_s=budget_s),
+    )
+
+
+def _steer(pipeline: SteeringPipeline, deadline: float | None = None, **query: object):
+    values = {"request_id": "r", "user_id": "u1", "top_k": 6, **query}
+    return asyncio.run(pipeline.steer(SteerQuery(**values), deadline))  # type: ignore[arg-type]
+
+
+def _ids(result: SteerResult) -> list[str]:
+    return [item.item_id for item in result.items]
+
+
+def test_pipeline_serves_the_backbone_list_when_the_prompt_is_empty() -> None:
+    result = _steer(_pipeline())
+    assert result.served_path is ServedPath.UNSTEERED
+    assert _ids(result) == UNSTEERED
+    assert [item.score for item in result.items] == [i.unsteered_score for i in result.items]
+    assert result.understood.strength == 0.0 and result.model_version == "fake-1"
+
+
+def test_pipeline_applies_the_positive_default_strength_when_none_is_asked() -> None:
+    result = _steer(_pipeline(), prompt="more comedies")
+    assert result.served_path is ServedPath.STEERED
+    assert result.understood.polarity is Polarity.POSITIVE
+    assert [tag for tag, _ in result.understood.tags] == ["Comedy"]
+    assert result.understood.strength == 1.5  # DEFAULTS.positive
+    # user + 1.5 * (2, -1) = (3.1, -0.5): c1 3.1, c2 2.69, cd 1.56, d2 0.17, d1 -0.5, h1 -3.15
+    assert _ids(result) == ["c1", "c2", "cd", "d2", "d1", "h1"]
+    assert result.items[0].score == pytest.approx(3.1)
+    assert result.items[0].unsteered_score == pytest.approx(0.1)
+    assert result.items[0].unsteered_rank == 5 and result.items[0].rank_change(1) == 4
+
+
+def test_pipeline_uses_the_asked_strength_and_zero_keeps_the_backbone_list() -> None:
+    result = _steer(_pipeline(), prompt="more comedies", strength=0.0)
+    assert result.served_path is ServedPath.STEERED
+    assert result.understood.strength == 0.0
+    assert _ids(result) == UNSTEERED
+
+
+def test_pipeline_steers_soft_negative_prompts_with_the_negative_default() -> None:
+    result = _steer(_pipeline(), prompt="no dramas")
+    assert result.understood.polarity is Polarity.NEGATIVE
+    assert result.understood.strength == 2.0 and result.understood.hard_filtered_tags == ()
+    # user + 2 * (1, -2) = (2.1, -3): c1 2.1, c2 1.29, cd -0.54, d2 -2.28, h1 -2.4, d1 -3
+    assert _ids(result) == ["c1", "c2", "cd", "d2", "h1", "d1"]
+
+
+def test_pipeline_hard_mode_filters_the_banned_tag_on_the_unsteered_vector() -> None:
+    result = _steer(_pipeline(), prompt="no dramas", negative_mode=NegativeMode.HARD)
+    assert result.understood.hard_filtered_tags == ("Drama",)
+    assert result.understood.strength == 0.0
+    assert _ids(result) == ["c2", "c1", "h1"]  # the backbone's order, dramas removed
+    assert [item.score for item in result.items] == [i.unsteered_score for i in result.items]
+
+
+def test_pipeline_hybrid_mode_steers_with_its_default_and_filters() -> None:
+    result = _steer(_pipeline(), prompt="no dramas", negative_mode=NegativeMode.HYBRID)
+    assert result.understood.hard_filtered_tags == ("Drama",)
+    assert result.understood.strength == 0.5  # DEFAULTS.negative_hybrid
+    # user + 0.5 * (1, -2) = (0.6, 0): c1 0.6, c2 0.54, h1 -0.6
+    assert _ids(result) == ["c1", "c2", "h1"]
+
+
+def test_pipeline_keeps_request_filters_and_excludes_seen_items() -> None:
+    result = _steer(_pipeline(), must=(Match("tags", ("Drama",)),), exclude_seen=True)
+    assert _ids(result) == ["d2", "cd"]  # d1 is user u1's history
+
+
+def test_pipeline_serves_a_cold_start_for_an_unknown_user_with_a_prompt() -> None:
+    result = _steer(_pipeline(), user_id="new", prompt="more comedies")
+    assert result.served_path is ServedPath.COLD_START
+    assert result.history_length == 0
+    assert _ids(result)[:2] == ["c1", "c2"]
+
+
+def test_pipeline_raises_user_not_found_when_unknown_and_unprompted() -> None:
+    with pytest.raises(UserNotFoundError, match="^user_id: "):
+        _steer(_pipeline(), user_id="new")
+
+
+def test_pipeline_falls_back_in_process_when_the_backend_is_down() -> None:
+    pipeline = _pipeline(down=True)
+    result = _steer(pipeline, prompt="more comedies")
+    assert result.served_path is ServedPath.FALLBACK_UNSTEERED
+    assert _ids(result) == UNSTEERED
+    assert "steering failed" in result.fallback_reason
+    assert "backbone served in-process" in result.fallback_reason
+    fallbacks = pipeline.metrics.fallbacks
+    assert fallbacks.labels("BackendUnavailableError")._value.get() == 1
+    assert fallbacks.labels("backbone_in_process")._value.get() == 1
+
+
+def test_pipeline_raises_unavailable_when_no_backend_can_compute_the_user() -> None:
+    with pytest.raises(BackendUnavailableError, match="inference backend"):
+        _steer(_pipeline(down=True, fallback=False))
+
+
+def test_pipeline_serves_unsteered_within_budget_when_steering_is_slow() -> None:
+    pipeline = _pipeline(steer_delay_s=2.0, budget_s=0.05)
+    started = time.perf_counter()
+    result = _steer(pipeline, prompt="more comedies")
+    elapsed = time.perf_counter() - started
+    assert result.served_path is ServedPath.FALLBACK_UNSTEERED
+    assert _ids(result) == UNSTEERED
+    assert pipeline.metrics.fallbacks.labels("timeout")._value.get() == 1
+    assert elapsed < 0.5, f"{elapsed:.2f}s for a 0.05 s budget"
+
+
+def test_pipeline_raises_deadline_exceeded_when_the_deadline_has_passed() -> None:
+    with pytest.raises(DeadlineExceededError):
+        _steer(_pipeline(), deadline=time.monotonic() - 1.0, prompt="more comedies")
+    with pytest.raises(DeadlineExceededError):
+        _steer(_pipeline(), deadline=time.monotonic() - 1.0)
