@@ -50,7 +50,7 @@ def split_ranks(
 ) -> np.ndarray:
     """Each user's 1-based rank of their ``stage`` target under full ranking, in user order.
 
-    By default history items stay in the ranking (DESIGN.md, evaluation protocol);
+    By default history items stay in the ranking (docs/evaluation.md);
     ``exclude_seen`` removes them (a target the user saw before then counts as a miss),
     the variant many papers report.
     """

@@ -1,5 +1,5 @@
 """Steering cases: which (history, target) pairs test positive or negative steering, and on
-which tag — the rules of DESIGN.md's evaluation protocol.
+which tag — the rules of the evaluation protocol (docs/evaluation.md).
 
 W = the last ``window`` history items; share(g) = fraction of W carrying tag g.
   * Positive ("more g"): g = the target's tag with the lowest share in W (ties: first in tag

@@ -2,7 +2,8 @@
 
 DPR (Decoupled Promptable Sequential Recommendation, arXiv 2602.18929) names a Fusion module,
 a Mixture-of-Experts that separates positive and negative steering, and a three-stage training.
-The paper's equations were not available; this is our reconstruction (see PAPER.md):
+The paper's equations were not available; this is our reconstruction (docs/architecture.md,
+"The model"):
 
     p      = Projection(z)                     prompt embedding z [P] → item space [D]
     q      = sigmoid(PolarityReader(s, m))     probability that the prompt is negative,

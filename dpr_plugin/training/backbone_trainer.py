@@ -48,7 +48,7 @@ class TrainConfig:
         bf16: Run forward and backward under bfloat16 autocast (CPU with AVX512-BF16 / AMX,
             or any recent GPU).
         select_exclude_seen: Select and stop on validation NDCG@10 with history items removed
-            from the ranking (the protocol most papers report) instead of kept (DESIGN.md).
+            from the ranking (the protocol most papers report) instead of kept (docs/evaluation.md).
         device: ``cpu``, ``cuda`` or ``cuda:N``; the trained model is returned on the CPU.
         time_budget_s: Stop after the first evaluation past this many seconds (None = no limit).
         seed: Seed of torch and numpy generators.

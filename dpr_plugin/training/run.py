@@ -26,7 +26,7 @@ def train_and_save(
 ) -> tuple[SequentialBackbone, dict[str, object]]:
     """Trains a backbone, evaluates it on the test targets, writes checkpoint + ``curve.png``.
 
-    The test figures are given twice: with history items kept in the ranking (DESIGN.md's
+    The test figures are given twice: with history items kept in the ranking (docs/evaluation.md's
     protocol) and with them removed (``test_exclude_seen``, what most papers report).
 
     Returns:

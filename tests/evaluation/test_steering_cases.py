@@ -1,4 +1,4 @@
-"""The steering case rules of DESIGN.md, checked on hand-made histories."""
+"""The steering case rules of docs/evaluation.md, checked on hand-made histories."""
 
 from __future__ import annotations
 

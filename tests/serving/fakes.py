@@ -177,7 +177,7 @@ class FakeIndex:
         answers = []
         for query in vectors:
             hits = [
-                Hit(i, float(np.dot(query, vector)), dict(payload), vector if with_vectors else None)
+                Hit(i, float(query @ vector), dict(payload), vector if with_vectors else None)
                 for i, vector, payload in self.points
                 if i not in where.exclude_ids
                 and all(_holds(payload, c) for c in where.must)

@@ -120,7 +120,7 @@ def test_pipeline_serves_a_cold_start_for_an_unknown_user_with_a_prompt() -> Non
 
 
 def test_pipeline_raises_user_not_found_when_unknown_and_unprompted() -> None:
-    with pytest.raises(UserNotFoundError, match="^user_id: "):
+    with pytest.raises(UserNotFoundError, match=r"^user_id: "):
         _steer(_pipeline(), user_id="new")
 
 
