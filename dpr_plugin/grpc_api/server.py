@@ -20,6 +20,7 @@ from prometheus_client import start_http_server
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.grpc_api.log_safety import PromptDigest
 from dpr_plugin.grpc_api.servicer import SteeringServicer
 from dpr_plugin.serving.components import ServingComponents, build_components
 from dpr_plugin.serving.history.base import HistoryStore
@@ -38,9 +39,14 @@ HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
 def create_server(
-    pipeline: SteeringPipeline, host: str, port: int, health_servicer: health.aio.HealthServicer
+    pipeline: SteeringPipeline,
+    host: str,
+    port: int,
+    health_servicer: health.aio.HealthServicer,
+    digest: PromptDigest | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """A server with the steering service, health and reflection, bound to ``host:port``.
+    """A server with the steering service, health and reflection, bound to ``host:port``
+    (``digest`` names prompts in the access log).
 
     Returns:
         The (not yet started) server and the port it bound (the OS's pick for port 0).
@@ -49,7 +55,7 @@ def create_server(
         ConfigError: The address cannot be bound.
     """
     server = grpc.aio.server()
-    pb_grpc.add_SteeringServiceServicer_to_server(SteeringServicer(pipeline), server)
+    pb_grpc.add_SteeringServiceServicer_to_server(SteeringServicer(pipeline, digest), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -99,7 +105,11 @@ class SteeringServer:
             )
             host, port = self.settings.host, self.settings.port
             self._server, self.port = create_server(
-                self.components.pipeline, host, port, self._health
+                self.components.pipeline,
+                host,
+                port,
+                self._health,
+                PromptDigest(self.settings.log_digest_key),
             )
             await self._server.start()
             if self.settings.metrics_port >= 0:

@@ -1,14 +1,14 @@
 """The SteeringService servicer: validate → pipeline → convert, errors through one table.
 
-Logs carry the request id, the user id, the served path and timings; never the prompt text
-(only its length and a short digest, enough to correlate repeated prompts). The per-request
+Logs carry the request id and the user id (escaped and bounded: ``log_safety.log_safe``), the
+served path and timings; never the prompt text (only its length and a keyed digest, enough to
+correlate repeated prompts: ``log_safety.PromptDigest``). The per-request
 access line is at DEBUG (``dpr --verbose serve``); rejected and failed requests are
 logged at INFO and ERROR.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -18,6 +18,7 @@ import grpc
 from dpr_plugin.grpc_api.conversion import steer_response
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.grpc_api.log_safety import PromptDigest, log_safe
 from dpr_plugin.grpc_api.status import status_of
 from dpr_plugin.grpc_api.validation import append_request, steer_query
 from dpr_plugin.serving.pipeline import SteeringPipeline
@@ -25,19 +26,13 @@ from dpr_plugin.serving.pipeline import SteeringPipeline
 log = logging.getLogger("dpr.grpc")
 
 
-def prompt_digest(prompt: str) -> str:
-    """What logs may say about a prompt: its length and a 10-hex digest."""
-    if not prompt:
-        return "none"
-    return f"len={len(prompt)} sha256={hashlib.sha256(prompt.encode()).hexdigest()[:10]}"
-
-
 class SteeringServicer(pb_grpc.SteeringServiceServicer):
     """Implements dpr.v1.SteeringService on a pipeline."""
 
-    def __init__(self, pipeline: SteeringPipeline) -> None:
+    def __init__(self, pipeline: SteeringPipeline, digest: PromptDigest | None = None) -> None:
         self.pipeline = pipeline
         self.metrics = pipeline.metrics
+        self.digest = digest or PromptDigest()
 
     async def _fail(
         self, context: grpc.aio.ServicerContext, exc: BaseException, request_id: str
@@ -54,7 +49,8 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         self, request: pb.SteerRequest, context: grpc.aio.ServicerContext
     ) -> pb.SteerResponse:
         """Answers one Steer call."""
-        request_id = request.request_id or uuid.uuid4().hex
+        # the client's id, as a log may show it (validation rejects a malformed one after this)
+        request_id = log_safe(request.request_id) or uuid.uuid4().hex
         try:
             query = steer_query(request, self.pipeline.bundle.tags)
             query_id = query.request_id
@@ -67,9 +63,9 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         if log.isEnabledFor(logging.DEBUG):  # the access log; metrics count every request
             log.debug(
                 "request %s user %s prompt[%s] path=%s items=%d total=%.1fms",
-                query_id,
-                query.user_id,
-                prompt_digest(query.prompt),
+                log_safe(query_id),
+                log_safe(query.user_id),
+                self.digest(query.prompt),
                 result.served_path.value,
                 len(result.items),
                 result.timings_ms.get("total", 0.0),

@@ -28,6 +28,10 @@ class ServeSettings:
         steering_budget_ms: Longest the steering inference may take before falling back.
         index_timeout_ms: Longest a vector search may take.
         grace_s: Time in-flight calls get on shutdown.
+        log_digest_key: Key of the prompt digest in logs (an HMAC, so a common prompt cannot
+            be recovered by hashing candidates); empty draws a random key per process. Set
+            one (by variable, not flag, so it stays out of the process list) to correlate
+            prompts across replicas and restarts.
     """
 
     host: str = "127.0.0.1"
@@ -44,6 +48,7 @@ class ServeSettings:
     steering_budget_ms: float = 250.0
     index_timeout_ms: float = 1000.0
     grace_s: float = 5.0
+    log_digest_key: str = ""
 
     def __post_init__(self) -> None:
         require_positive(self, "history_length")

@@ -1,0 +1,67 @@
+"""A real gRPC server (health, reflection, the steering service) on port 0 over the fake
+pipeline of tests/serving/fakes.py: the hardening cases run in seconds, without an export."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+from grpc_health.v1 import health
+
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.grpc_api.server import create_server
+from dpr_plugin.serving.metrics import ServiceMetrics
+from dpr_plugin.serving.pipeline import SteeringPipeline
+from tests.serving.fakes import FakeBackend, FakeHistory, FakeIndex, fake_bundle
+
+T = TypeVar("T")
+
+
+class FakeService:
+    """``create_server`` over a fake pipeline, on its own event loop thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        bundle = fake_bundle()
+        self.pipeline = SteeringPipeline(
+            bundle,
+            FakeBackend(bundle.tokenizer),  # type: ignore[arg-type]
+            FakeIndex(),
+            FakeHistory({"u1": ["d1"]}),
+            ServiceMetrics(),
+        )
+        self.health = health.aio.HealthServicer()
+
+        async def start() -> tuple[grpc.aio.Server, int]:
+            server, port = create_server(self.pipeline, "127.0.0.1", 0, self.health)
+            await server.start()
+            return server, port
+
+        self.server, self.port = self.run(start())
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.stub = pb_grpc.SteeringServiceStub(self.channel)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.channel.close()
+        try:
+            self.run(self.server.stop(0))
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            self.loop.close()
+
+
+@pytest.fixture
+def fake_service() -> Iterator[FakeService]:
+    service = FakeService()
+    yield service
+    service.close()
