@@ -11,6 +11,7 @@ know how one is started.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -54,16 +55,31 @@ def create_server(
     Raises:
         ConfigError: The address cannot be bound.
     """
-    server = grpc.aio.server()
+    # No SO_REUSEPORT: a second server on a port in use must fail to bind, not share the port
+    # (the kernel would split calls between two processes, maybe two model versions).
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     pb_grpc.add_SteeringServiceServicer_to_server(SteeringServicer(pipeline, digest), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # grpcio raises where older versions returned 0
+        bound = 0
     if bound == 0:
-        raise ConfigError(f"port: cannot bind {host}:{port}")
+        raise ConfigError(f"port: cannot bind {host}:{port} (in use, or not an address here)")
     return server, bound
+
+
+def metrics_endpoint(host: str, port: int, metrics: ServiceMetrics) -> Any:
+    """Prometheus' HTTP endpoint on ``host:port``; a ConfigError naming ``metrics_port`` when
+    the port cannot be bound (in use), not a traceback."""
+    try:
+        http, _ = start_http_server(port, host, registry=metrics.registry)
+    except OSError as exc:
+        raise ConfigError(f"metrics_port: cannot bind {host}:{port}: {exc.strerror}") from None
+    return http
 
 
 class SteeringServer:
@@ -113,9 +129,7 @@ class SteeringServer:
             )
             await self._server.start()
             if self.settings.metrics_port >= 0:
-                http, _ = start_http_server(
-                    self.settings.metrics_port, host, registry=self.metrics.registry
-                )
+                http = metrics_endpoint(host, self.settings.metrics_port, self.metrics)
                 self._metrics_http = http
                 self.metrics_port = http.server_port
             if self.components.backends.launched is not None:
