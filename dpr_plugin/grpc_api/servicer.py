@@ -9,11 +9,13 @@ logged at INFO and ERROR.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 
 import grpc
+from prometheus_client import Counter
 
 from dpr_plugin.grpc_api.conversion import steer_response
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
@@ -35,10 +37,14 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         self.digest = digest or PromptDigest()
 
     async def _fail(
-        self, context: grpc.aio.ServicerContext, exc: BaseException, request_id: str
+        self,
+        context: grpc.aio.ServicerContext,
+        exc: BaseException,
+        request_id: str,
+        counter: Counter,
     ) -> None:
         code, message = status_of(exc, request_id)
-        self.metrics.errors.labels(code.name).inc()
+        counter.labels(code.name).inc()
         if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
             log.info("request %s: %s: %s", request_id, code.name, message)
         else:
@@ -57,8 +63,11 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
             remaining = context.time_remaining()
             deadline = None if remaining is None else time.monotonic() + remaining
             result = await self.pipeline.steer(query, deadline)
+        except asyncio.CancelledError:  # the client's deadline expired or it went away
+            self.metrics.cancelled.labels("Steer").inc()
+            raise
         except Exception as exc:  # every failure goes through the status table
-            await self._fail(context, exc, request_id)
+            await self._fail(context, exc, request_id, self.metrics.errors)
             raise  # unreachable: abort raises
         if log.isEnabledFor(logging.DEBUG):  # the access log; metrics count every request
             log.debug(
@@ -79,7 +88,10 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         try:
             user_id, items = append_request(request)
             length = await self.pipeline.history.append(user_id, items)
+        except asyncio.CancelledError:
+            self.metrics.cancelled.labels("AppendInteractions").inc()
+            raise
         except Exception as exc:
-            await self._fail(context, exc, "append")
+            await self._fail(context, exc, "append", self.metrics.append_errors)
             raise
         return pb.AppendInteractionsResponse(history_length=length)

@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from dpr_plugin.default_strength import MAX_STRENGTH
 from dpr_plugin.errors import FieldError
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+from dpr_plugin.serving.history.base import MAX_ITEM_ID_CHARS, MAX_USER_ID_CHARS
 from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, Condition, Match, Range
 from dpr_plugin.serving.steer_query import (
     DEFAULT_PAYLOAD_FIELDS,
@@ -20,7 +21,6 @@ from dpr_plugin.serving.steer_query import (
     SteerQuery,
 )
 
-MAX_ID_CHARS = 256
 MAX_LIST = 1000
 """Most entries of any repeated field (history, exclusions, values of one condition)."""
 MAX_CONDITIONS = 32
@@ -37,24 +37,30 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
-def check_id(name: str, value: str, required: bool = True) -> str:
-    """A user, item or request id: non-empty (if required), bounded, printable."""
+def check_id(
+    name: str, value: str, required: bool = True, max_chars: int = MAX_USER_ID_CHARS
+) -> str:
+    """A user, item or request id: non-empty (if required), bounded, printable. User and
+    request ids take up to MAX_USER_ID_CHARS, item ids MAX_ITEM_ID_CHARS: the history store's
+    limits, so an id Steer accepts is one AppendInteractions accepts too."""
     if not value:
         if required:
             raise FieldError(name, "must not be empty")
         return value
-    if len(value) > MAX_ID_CHARS:
-        raise FieldError(name, f"at most {MAX_ID_CHARS} characters, got {len(value)}")
+    if len(value) > max_chars:
+        raise FieldError(name, f"at most {max_chars} characters, got {len(value)}")
     if _has_control(value) or value != value.strip():
         raise FieldError(name, "must not contain control characters or edge whitespace")
     return value
 
 
 def check_ids(name: str, values: Sequence[str]) -> tuple[str, ...]:
-    """A bounded list of ids, each checked by ``check_id``."""
+    """A bounded list of item ids, each checked by ``check_id``."""
     if len(values) > MAX_LIST:
         raise FieldError(name, f"at most {MAX_LIST} entries, got {len(values)}")
-    return tuple(check_id(f"{name}[{i}]", v) for i, v in enumerate(values))
+    return tuple(
+        check_id(f"{name}[{i}]", v, max_chars=MAX_ITEM_ID_CHARS) for i, v in enumerate(values)
+    )
 
 
 def _check_tags(name: str, values: Sequence[str], known: Collection[str]) -> tuple[str, ...]:

@@ -34,6 +34,19 @@ class ServiceMetrics:
             ["code"],
             registry=self.registry,
         )
+        self.append_errors = Counter(
+            "dpr_append_errors",
+            "AppendInteractions requests that failed, by gRPC status code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.cancelled = Counter(
+            "dpr_cancelled_requests",
+            "Calls the client gave up on (deadline expired or cancelled) before the answer, by "
+            "method",
+            ["method"],
+            registry=self.registry,
+        )
         self.fallbacks = Counter(
             "dpr_steer_fallbacks",
             "Requests served unsteered because the steering path failed, by cause",

@@ -24,17 +24,18 @@ T = TypeVar("T")
 class FakeService:
     """``create_server`` over a fake pipeline, on its own event loop thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, down: bool = False, history_delay_s: float = 0.0) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         bundle = fake_bundle()
         self.pipeline = SteeringPipeline(
             bundle,
-            FakeBackend(bundle.tokenizer),  # type: ignore[arg-type]
+            FakeBackend(bundle.tokenizer, down=down),  # type: ignore[arg-type]
             FakeIndex(),
-            FakeHistory({"u1": ["d1"]}),
+            FakeHistory({"u1": ["d1"]}, delay_s=history_delay_s),
             ServiceMetrics(),
+            FakeBackend(bundle.tokenizer),  # type: ignore[arg-type]
         )
         self.health = health.aio.HealthServicer()
 

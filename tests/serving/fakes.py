@@ -194,13 +194,18 @@ class FakeIndex:
 
 
 class FakeHistory:
-    """Histories in a dict; ``max_length`` as the real stores trim."""
+    """Histories in a dict; ``max_length`` as the real stores trim; ``delay_s`` makes every
+    read that slow (a store under a held lock)."""
 
-    def __init__(self, histories: Mapping[str, list[str]], max_length: int = 200) -> None:
+    def __init__(
+        self, histories: Mapping[str, list[str]], max_length: int = 200, delay_s: float = 0.0
+    ) -> None:
         self.histories = {user: list(items) for user, items in histories.items()}
         self.max_length = max_length
+        self.delay_s = delay_s
 
     async def get(self, user_id: str) -> list[str] | None:
+        await asyncio.sleep(self.delay_s)
         items = self.histories.get(user_id)
         return None if items is None else items[-self.max_length :]
 

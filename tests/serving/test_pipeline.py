@@ -93,6 +93,7 @@ def test_pipeline_steers_soft_negative_prompts_with_the_negative_default() -> No
 
 def test_pipeline_hard_mode_filters_the_banned_tag_on_the_unsteered_vector() -> None:
     result = _steer(_pipeline(), prompt="no dramas", negative_mode=NegativeMode.HARD)
+    assert result.served_path is ServedPath.UNSTEERED  # filtered, not steered
     assert result.understood.hard_filtered_tags == ("Drama",)
     assert result.understood.strength == 0.0
     assert _ids(result) == ["c2", "c1", "h1"]  # the backbone's order, dramas removed
