@@ -59,6 +59,23 @@ TAG_THRESHOLD = 0.5
 """A tag counts as named by the prompt when its TAG_SCORES probability reaches this."""
 
 
+STEERING_TIMEOUT = "steering_timeout"
+"""``fallback_reason``: the steered call ran over its budget."""
+STEERING_UNAVAILABLE = "steering_unavailable"
+"""``fallback_reason``: the inference backend could not be reached."""
+STEERING_ERROR = "steering_error"
+"""``fallback_reason``: the inference backend rejected or failed the steered call."""
+BACKBONE_IN_PROCESS = "backbone_in_process"
+"""``fallback_reason`` (after ``; ``): the unsteered vector came from the in-process runtime."""
+
+
+def _reason_code(exc: Exception) -> str:
+    """A stable code for the answer; the details (addresses, paths) go to the log only."""
+    if isinstance(exc, InferenceTimeoutError):
+        return STEERING_TIMEOUT
+    return STEERING_UNAVAILABLE if isinstance(exc, BackendUnavailableError) else STEERING_ERROR
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     """Time budgets of the pipeline.
@@ -163,7 +180,7 @@ class SteeringPipeline:
             try:
                 user, served, understood = await self._steered(query, tensors, clock)
             except (InferenceError, BackendUnavailableError) as exc:
-                fallback_reason = f"steering failed: {exc}"
+                fallback_reason = _reason_code(exc)
                 cause = "timeout" if isinstance(exc, InferenceTimeoutError) else type(exc).__name__
                 self.metrics.fallbacks.labels(cause).inc()
                 self._fallback_log.warning("steering failed (%s); serving unsteered", exc)
@@ -270,7 +287,8 @@ class SteeringPipeline:
                 raise BackendUnavailableError(
                     f"inference backend: {exc}; in-process fallback: {second}"
                 ) from second
-            return out[USER_EMBEDDING.name][0], f"backbone served in-process ({exc})"
+            self._fallback_log.warning("backbone served in-process (%s)", exc)
+            return out[USER_EMBEDDING.name][0], BACKBONE_IN_PROCESS
 
     def _filter(
         self, query: SteerQuery, known: list[int], understood: Understanding

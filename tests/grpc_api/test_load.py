@@ -180,7 +180,8 @@ def test_qdrant_unavailable_answers_unavailable_quickly(
                 running.stub.Steer(pb.SteerRequest(user_id="1", prompt=prompt), timeout=10)
             elapsed = time.perf_counter() - started
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE, info.value.details()
-            assert "qdrant" in info.value.details()
+            assert info.value.details().startswith("item index unavailable (request_id ")
+            assert str(port) not in info.value.details()  # no address in the answer
             assert elapsed < 2.0, f"{elapsed:.2f}s"
     finally:
         running.close()
@@ -228,6 +229,6 @@ def test_steering_over_budget_serves_the_flagged_unsteered_list(
     finally:
         running.close()
     assert slow.served_path == pb.SERVED_PATH_FALLBACK_UNSTEERED
-    assert "within" in slow.fallback_reason
+    assert slow.fallback_reason == "steering_timeout"
     assert [i.item_id for i in slow.items] == [i.item_id for i in plain.items]
     assert elapsed < 0.6, f"{elapsed:.2f}s"

@@ -24,7 +24,9 @@ T = TypeVar("T")
 class FakeService:
     """``create_server`` over a fake pipeline, on its own event loop thread."""
 
-    def __init__(self, down: bool = False, history_delay_s: float = 0.0) -> None:
+    def __init__(
+        self, down: bool = False, history_delay_s: float = 0.0, history_down: bool = False
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
@@ -33,7 +35,7 @@ class FakeService:
             bundle,
             FakeBackend(bundle.tokenizer, down=down),  # type: ignore[arg-type]
             FakeIndex(),
-            FakeHistory({"u1": ["d1"]}, delay_s=history_delay_s),
+            FakeHistory({"u1": ["d1"]}, delay_s=history_delay_s, down=history_down),
             ServiceMetrics(),
             FakeBackend(bundle.tokenizer),  # type: ignore[arg-type]
         )

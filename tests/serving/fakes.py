@@ -27,7 +27,11 @@ from dpr_plugin.contract import (
     USER_EMBEDDING,
 )
 from dpr_plugin.default_strength import DefaultStrength
-from dpr_plugin.errors import BackendUnavailableError, InferenceTimeoutError
+from dpr_plugin.errors import (
+    BackendUnavailableError,
+    HistoryUnavailableError,
+    InferenceTimeoutError,
+)
 from dpr_plugin.serving.index.base import Hit, IndexInfo, Match, Range, SearchFilter
 from dpr_plugin.serving.model_bundle import ModelBundle
 
@@ -113,7 +117,9 @@ class FakeBackend:
     ) -> dict[str, np.ndarray]:
         self.calls.append(model)
         if self.down:
-            raise BackendUnavailableError(f"{model}: connection refused")
+            raise BackendUnavailableError(
+                f"{model}: ipv4:127.0.0.1:52861: Failed to connect to remote host"
+            )
         assert int(inputs[HISTORY_LEN.name][0, 0]) >= 0
         if model == SEQ_BACKBONE.name:
             return {USER_EMBEDDING.name: USER[None, :].copy()}
@@ -198,14 +204,23 @@ class FakeHistory:
     read that slow (a store under a held lock)."""
 
     def __init__(
-        self, histories: Mapping[str, list[str]], max_length: int = 200, delay_s: float = 0.0
+        self,
+        histories: Mapping[str, list[str]],
+        max_length: int = 200,
+        delay_s: float = 0.0,
+        down: bool = False,
     ) -> None:
         self.histories = {user: list(items) for user, items in histories.items()}
         self.max_length = max_length
         self.delay_s = delay_s
+        self.down = down
 
     async def get(self, user_id: str) -> list[str] | None:
         await asyncio.sleep(self.delay_s)
+        if self.down:
+            raise HistoryUnavailableError(
+                "history store /srv/secret/history.sqlite: database is locked"
+            )
         items = self.histories.get(user_id)
         return None if items is None else items[-self.max_length :]
 
