@@ -19,8 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from dpr_plugin.errors import ConfigError
-from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
-from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
+from dpr_plugin.grpc_api.handlers import SERVICE_NAME, steering_handler
 from dpr_plugin.grpc_api.log_safety import PromptDigest
 from dpr_plugin.grpc_api.servicer import SteeringServicer
 from dpr_plugin.serving.components import ServingComponents, build_components
@@ -35,7 +34,6 @@ log = logging.getLogger("dpr.server")
 
 __all__ = ["ServeSettings", "SteeringServer", "create_server"]
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SteeringService"].full_name
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
@@ -58,7 +56,7 @@ def create_server(
     # No SO_REUSEPORT: a second server on a port in use must fail to bind, not share the port
     # (the kernel would split calls between two processes, maybe two model versions).
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    pb_grpc.add_SteeringServiceServicer_to_server(SteeringServicer(pipeline, digest), server)
+    server.add_generic_rpc_handlers((steering_handler(SteeringServicer(pipeline, digest)),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server

@@ -1,0 +1,72 @@
+"""The steering service's method handlers, decoding requests themselves.
+
+grpcio's own decoding (the generated ``add_SteeringServiceServicer_to_server``) answers a
+message that is not valid protobuf, or carries invalid UTF-8 in a string field, with UNKNOWN
+and a traceback in the log. Here each handler takes the raw bytes and parses them: such a
+message is INVALID_ARGUMENT ``request: ...``, counted like any other rejected call, logged on
+one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+from prometheus_client import Counter
+
+from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+from dpr_plugin.grpc_api.servicer import SteeringServicer
+
+log = logging.getLogger("dpr.grpc")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SteeringService"].full_name
+
+RequestT = TypeVar("RequestT", bound=Message)
+ResponseT = TypeVar("ResponseT", bound=Message)
+
+
+def _decoding(
+    method: Callable[[RequestT, grpc.aio.ServicerContext], Awaitable[ResponseT]],
+    request_type: type[RequestT],
+    rejected: Counter,
+) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[ResponseT]]:
+    async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> ResponseT:
+        try:
+            request = request_type.FromString(raw)
+        except DecodeError:
+            rejected.labels(grpc.StatusCode.INVALID_ARGUMENT.name).inc()
+            name = request_type.DESCRIPTOR.full_name
+            log.info("request rejected: INVALID_ARGUMENT: not a valid %s", name)
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"request: not a valid {name} (malformed protobuf or invalid UTF-8 in a string)",
+            )
+            raise  # unreachable: abort raises
+        return await method(request, context)
+
+    return handle
+
+
+def steering_handler(servicer: SteeringServicer) -> grpc.GenericRpcHandler:
+    """The ``dpr.v1.SteeringService`` methods of ``servicer``, for ``add_generic_rpc_handlers``."""
+    metrics = servicer.metrics
+    return grpc.method_handlers_generic_handler(
+        SERVICE_NAME,
+        {
+            "Steer": grpc.unary_unary_rpc_method_handler(
+                _decoding(servicer.Steer, pb.SteerRequest, metrics.errors),
+                response_serializer=pb.SteerResponse.SerializeToString,
+            ),
+            "AppendInteractions": grpc.unary_unary_rpc_method_handler(
+                _decoding(
+                    servicer.AppendInteractions,
+                    pb.AppendInteractionsRequest,
+                    metrics.append_errors,
+                ),
+                response_serializer=pb.AppendInteractionsResponse.SerializeToString,
+            ),
+        },
+    )
