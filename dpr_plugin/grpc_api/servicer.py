@@ -86,8 +86,8 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
     ) -> pb.AppendInteractionsResponse:
         """Records events in the history store."""
         try:
-            user_id, items = append_request(request)
-            length = await self.pipeline.history.append(user_id, items)
+            user_id, items, key = append_request(request)
+            length = await self.pipeline.history.append(user_id, items, key)
         except asyncio.CancelledError:
             self.metrics.cancelled.labels("AppendInteractions").inc()
             raise

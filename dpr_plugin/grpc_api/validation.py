@@ -166,10 +166,13 @@ def steer_query(request: pb.SteerRequest, known_tags: Collection[str]) -> SteerQ
     )
 
 
-def append_request(request: pb.AppendInteractionsRequest) -> tuple[str, tuple[str, ...]]:
-    """Validates an AppendInteractionsRequest; returns (user_id, item_ids)."""
+def append_request(request: pb.AppendInteractionsRequest) -> tuple[str, tuple[str, ...], str]:
+    """Validates an AppendInteractionsRequest; returns (user_id, item_ids, idempotency_key)."""
     user_id = check_id("user_id", request.user_id)
     items = check_ids("item_ids", request.item_ids)
     if not items:
         raise FieldError("item_ids", "must not be empty")
-    return user_id, items
+    key = check_id(
+        "idempotency_key", request.idempotency_key, required=False, max_chars=MAX_ITEM_ID_CHARS
+    )
+    return user_id, items, key

@@ -25,7 +25,11 @@ class FakeService:
     """``create_server`` over a fake pipeline, on its own event loop thread."""
 
     def __init__(
-        self, down: bool = False, history_delay_s: float = 0.0, history_down: bool = False
+        self,
+        down: bool = False,
+        history_delay_s: float = 0.0,
+        history_down: bool = False,
+        history: object | None = None,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -35,7 +39,8 @@ class FakeService:
             bundle,
             FakeBackend(bundle.tokenizer, down=down),  # type: ignore[arg-type]
             FakeIndex(),
-            FakeHistory({"u1": ["d1"]}, delay_s=history_delay_s, down=history_down),
+            history  # type: ignore[arg-type]
+            or FakeHistory({"u1": ["d1"]}, delay_s=history_delay_s, down=history_down),
             ServiceMetrics(),
             FakeBackend(bundle.tokenizer),  # type: ignore[arg-type]
         )
@@ -57,6 +62,7 @@ class FakeService:
         self.channel.close()
         try:
             self.run(self.server.stop(0))
+            self.run(self.pipeline.history.close())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)

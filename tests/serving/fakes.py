@@ -224,7 +224,7 @@ class FakeHistory:
         items = self.histories.get(user_id)
         return None if items is None else items[-self.max_length :]
 
-    async def append(self, user_id: str, item_ids: Sequence[str]) -> int:
+    async def append(self, user_id: str, item_ids: Sequence[str], idempotency_key: str = "") -> int:
         self.histories.setdefault(user_id, []).extend(item_ids)
         return len(self.histories[user_id][-self.max_length :])
 

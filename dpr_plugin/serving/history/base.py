@@ -25,9 +25,11 @@ class HistoryStore(Protocol):
         (a known user with no events is ``[]``, which only ``append`` with no ids creates)."""
         ...
 
-    async def append(self, user_id: str, item_ids: Sequence[str]) -> int:
+    async def append(self, user_id: str, item_ids: Sequence[str], idempotency_key: str = "") -> int:
         """Appends events in order (atomically: all or none), trims to ``max_length``;
-        returns the stored length."""
+        returns the stored length. With an ``idempotency_key`` the user's last
+        IDEMPOTENCY_WINDOW keys are remembered in the same transaction, and a key seen
+        before appends nothing (a retry after a lost answer never duplicates events)."""
         ...
 
     async def append_many(self, histories: Mapping[str, Sequence[str]]) -> int:
@@ -42,7 +44,9 @@ class HistoryStore(Protocol):
 MAX_USER_ID_CHARS = 256
 """Longest accepted user id."""
 MAX_ITEM_ID_CHARS = 128
-"""Longest accepted item id."""
+"""Longest accepted item id (and idempotency key)."""
+IDEMPOTENCY_WINDOW = 256
+"""Idempotency keys remembered per user: a retry arrives long before 256 later batches."""
 HISTORY_URL = "history_url"
 """The setting that names the store; ConfigErrors about the URL start with it."""
 HISTORY_LENGTH = "history_length"
@@ -108,6 +112,13 @@ def check_item_ids(item_ids: Sequence[str], field: str = "item_ids") -> list[str
     if isinstance(item_ids, str | bytes):
         raise FieldError(field, "must be a sequence of ids, not a single string")
     return [_check_id(f"{field}[{i}]", item, MAX_ITEM_ID_CHARS) for i, item in enumerate(item_ids)]
+
+
+def check_idempotency_key(key: str, field: str = "idempotency_key") -> str:
+    """An idempotency key: empty (none), or printable and at most MAX_ITEM_ID_CHARS long."""
+    if key == "":
+        return key
+    return _check_id(field, key, MAX_ITEM_ID_CHARS)
 
 
 def check_histories(histories: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:

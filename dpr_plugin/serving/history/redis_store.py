@@ -3,14 +3,17 @@
 Keys (``prefix`` defaults to ``dpr:history:``):
 
 * ``<prefix>items:<user_id>``: a list of item ids, oldest first, at most ``max_length`` long.
+* ``<prefix>keys:<user_id>``: the idempotency keys of the user's last IDEMPOTENCY_WINDOW
+  keyed appends, oldest first.
 * ``<prefix>known:<user_id>``: a marker (``"1"``) set by every append. Redis deletes a list
   when it becomes empty, so without the marker a user appended ``[]`` would be
   indistinguishable from an unknown one. A marker key per user (not one big set) keeps each
   user's state in two small keys that expire or evict independently of other users.
 
 ``append`` is SET marker + RPUSH + LTRIM ``-max_length -1`` + LLEN in one MULTI/EXEC
-transaction: atomic, and never longer than ``max_length``. ``append_many`` queues every user
-in one MULTI/EXEC pipeline (one round trip).
+transaction: atomic, and never longer than ``max_length``. With an idempotency key it is one
+Lua script instead (atomic too): a key already in the user's key list appends nothing.
+``append_many`` queues every user in one MULTI/EXEC pipeline (one round trip).
 
 ``get`` is one small Lua script (EVALSHA; atomic, one round trip): nil when the marker is
 missing, else the last ``max_length`` list entries encoded by Redis's built-in cjson as one
@@ -43,7 +46,9 @@ from redis.exceptions import RedisError
 from dpr_plugin.errors import ConfigError, HistoryUnavailableError
 from dpr_plugin.serving.history.base import (
     HISTORY_URL,
+    IDEMPOTENCY_WINDOW,
     check_histories,
+    check_idempotency_key,
     check_item_ids,
     check_max_length,
     check_user_id,
@@ -56,6 +61,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local items = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[1]), -1)
 if #items == 0 then return '[]' end
 return cjson.encode(items)
+"""
+
+
+_KEYED_APPEND_LUA = """
+if redis.call('LPOS', KEYS[3], ARGV[3]) then return redis.call('LLEN', KEYS[1]) end
+redis.call('SET', KEYS[2], '1')
+if #ARGV > 3 then
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+  redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+end
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[2]), -1)
+return redis.call('LLEN', KEYS[1])
 """
 
 
@@ -105,6 +123,7 @@ class RedisHistoryStore:
             raise ConfigError(f"{HISTORY_URL}: malformed Redis URL {self._where!r}: {exc}") from exc
         self._client: aioredis.Redis | None = aioredis.Redis(connection_pool=pool)
         self._get_script = self._client.register_script(_GET_LUA)
+        self._keyed_append = self._client.register_script(_KEYED_APPEND_LUA)
 
     def _keys(self, user_id: str) -> tuple[str, str]:
         return f"{self.prefix}items:{user_id}", f"{self.prefix}known:{user_id}"
@@ -144,8 +163,10 @@ class RedisHistoryStore:
             pipe.ltrim(items_key, -self.max_length, -1)
         pipe.llen(items_key)
 
-    async def append(self, user_id: str, item_ids: Sequence[str]) -> int:
-        """Appends ``item_ids`` in order in one MULTI/EXEC, trimming to ``max_length``.
+    async def append(self, user_id: str, item_ids: Sequence[str], idempotency_key: str = "") -> int:
+        """Appends ``item_ids`` in order in one MULTI/EXEC, trimming to ``max_length``; with
+        an ``idempotency_key`` in one script that appends nothing for a key seen in the
+        user's last IDEMPOTENCY_WINDOW keyed appends.
 
         Returns:
             The stored length after the append.
@@ -157,7 +178,15 @@ class RedisHistoryStore:
         """
         check_user_id(user_id)
         items = check_item_ids(item_ids)
+        key = check_idempotency_key(idempotency_key)
         try:
+            if key:
+                if self._client is None:
+                    raise self._closed()
+                items_key, known_key = self._keys(user_id)
+                keys = [items_key, known_key, f"{self.prefix}keys:{user_id}"]
+                args = [self.max_length, IDEMPOTENCY_WINDOW, key, *items]
+                return int(await self._keyed_append(keys=keys, args=args))
             async with self._pipeline(transaction=True) as pipe:
                 self._queue(pipe, user_id, items)
                 results = await pipe.execute()

@@ -34,7 +34,9 @@ from typing import TypeVar
 
 from dpr_plugin.errors import HistoryUnavailableError
 from dpr_plugin.serving.history.base import (
+    IDEMPOTENCY_WINDOW,
     check_histories,
+    check_idempotency_key,
     check_item_ids,
     check_max_length,
     check_user_id,
@@ -42,7 +44,18 @@ from dpr_plugin.serving.history.base import (
 
 T = TypeVar("T")
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS history (user_id TEXT PRIMARY KEY, items TEXT NOT NULL)"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS history (user_id TEXT PRIMARY KEY, items TEXT NOT NULL)",
+    # the idempotency keys of each user's recent appends (IDEMPOTENCY_WINDOW per user)
+    "CREATE TABLE IF NOT EXISTS appends (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "user_id TEXT NOT NULL, key TEXT NOT NULL, UNIQUE (user_id, key))",
+)
+_SEEN = "SELECT 1 FROM appends WHERE user_id = ? AND key = ?"
+_REMEMBER = "INSERT INTO appends (user_id, key) VALUES (?, ?)"
+_FORGET = (
+    "DELETE FROM appends WHERE user_id = ? AND seq <= (SELECT seq FROM appends "
+    "WHERE user_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)"
+)
 _SELECT = "SELECT items FROM history WHERE user_id = ?"
 _UPSERT = (
     "INSERT INTO history (user_id, items) VALUES (?, ?) "
@@ -98,7 +111,8 @@ class SqliteHistoryStore:
             if mode != "wal":
                 raise sqlite3.OperationalError(f"journal_mode is {mode!r}, not 'wal'")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                conn.execute(statement)
             conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         except sqlite3.Error as exc:
             conn.close()
@@ -165,10 +179,17 @@ class SqliteHistoryStore:
             raise self._failed(exc) from exc
         return await self._on_worker(lambda conn: self._read(conn, user_id))
 
-    def _merge(self, conn: sqlite3.Connection, user_id: str, items: list[str]) -> int:
+    def _merge(
+        self, conn: sqlite3.Connection, user_id: str, items: list[str], key: str = ""
+    ) -> int:
         rows = conn.execute(_SELECT, (user_id,)).fetchall()
-        merged = (json.loads(rows[0][0]) if rows else []) + items
-        merged = merged[-self.max_length :]
+        stored = json.loads(rows[0][0]) if rows else []
+        if key:
+            if conn.execute(_SEEN, (user_id, key)).fetchall():
+                return len(stored[-self.max_length :])  # a retry: applied already
+            conn.execute(_REMEMBER, (user_id, key))
+            conn.execute(_FORGET, (user_id, user_id, IDEMPOTENCY_WINDOW))
+        merged = (stored + items)[-self.max_length :]
         conn.execute(_UPSERT, (user_id, json.dumps(merged, ensure_ascii=False)))
         return len(merged)
 
@@ -183,8 +204,10 @@ class SqliteHistoryStore:
         conn.execute("COMMIT")
         return result
 
-    async def append(self, user_id: str, item_ids: Sequence[str]) -> int:
-        """Appends ``item_ids`` in order, all or none, trimming to the last ``max_length``.
+    async def append(self, user_id: str, item_ids: Sequence[str], idempotency_key: str = "") -> int:
+        """Appends ``item_ids`` in order, all or none, trimming to the last ``max_length``;
+        with an ``idempotency_key`` seen in the user's last IDEMPOTENCY_WINDOW appends,
+        appends nothing (the key is recorded in the same transaction as the events).
 
         ``append(user, [])`` makes an unknown user known with an empty history.
 
@@ -198,8 +221,9 @@ class SqliteHistoryStore:
         """
         check_user_id(user_id)
         items = check_item_ids(item_ids)
+        key = check_idempotency_key(idempotency_key)
         return await self._on_worker(
-            lambda conn: self._transaction(conn, lambda: self._merge(conn, user_id, items))
+            lambda conn: self._transaction(conn, lambda: self._merge(conn, user_id, items, key))
         )
 
     async def append_many(self, histories: Mapping[str, Sequence[str]]) -> int:

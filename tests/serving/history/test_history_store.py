@@ -474,3 +474,56 @@ def test_sqlite_refused_read_moves_to_the_worker(tmp_path: Path) -> None:
             await store.close()
 
     assert asyncio.run(scenario()) == ["a", "b"]
+
+
+def test_a_retried_keyed_append_is_applied_once(make_store: StoreFactory) -> None:
+    """Hardening row 10: a client that lost the answer retries with the same key; the events
+    are stored once and the retry returns the current length."""
+
+    async def run() -> tuple[list[int], list[str] | None]:
+        store = make_store(10)
+        try:
+            lengths = [
+                await store.append("u", ["a", "b"], idempotency_key="evt-1"),
+                await store.append("u", ["a", "b"], idempotency_key="evt-1"),  # the retry
+                await store.append("u", ["c"], idempotency_key="evt-2"),
+                await store.append("u", ["c"]),  # no key: always appended
+                await store.append("other", ["a", "b"], idempotency_key="evt-1"),  # per user
+            ]
+            return lengths, await store.get("u")
+        finally:
+            await store.close()
+
+    lengths, items = asyncio.run(run())
+    assert lengths == [2, 2, 3, 4, 2]
+    assert items == ["a", "b", "c", "c"]
+
+
+def test_idempotency_keys_are_remembered_for_a_bounded_window(make_store: StoreFactory) -> None:
+    from dpr_plugin.serving.history.base import IDEMPOTENCY_WINDOW
+
+    async def run() -> list[str] | None:
+        store = make_store(5)
+        try:
+            for i in range(IDEMPOTENCY_WINDOW + 1):  # evt-0 drops out of the window
+                await store.append("u", [], idempotency_key=f"evt-{i}")
+            await store.append("u", ["late"], idempotency_key="evt-0")
+            await store.append("u", ["dup"], idempotency_key=f"evt-{IDEMPOTENCY_WINDOW}")
+            return await store.get("u")
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == ["late"]
+
+
+def test_a_malformed_idempotency_key_names_its_field(make_store: StoreFactory) -> None:
+    async def run() -> None:
+        store = make_store(5)
+        try:
+            with pytest.raises(FieldError, match=r"^idempotency_key: "):
+                await store.append("u", ["a"], idempotency_key="k\n")
+            assert await store.get("u") is None
+        finally:
+            await store.close()
+
+    asyncio.run(run())

@@ -176,12 +176,14 @@ class SteerResponse(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ScoredItem, _Mapping]]] = ..., understood: _Optional[_Union[Understanding, _Mapping]] = ..., served_path: _Optional[_Union[ServedPath, str]] = ..., fallback_reason: _Optional[str] = ..., model_version: _Optional[str] = ..., history_length: _Optional[int] = ..., unknown_history_items: _Optional[int] = ...) -> None: ...
 
 class AppendInteractionsRequest(_message.Message):
-    __slots__ = ("user_id", "item_ids")
+    __slots__ = ("user_id", "item_ids", "idempotency_key")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     item_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_id: _Optional[str] = ..., item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, user_id: _Optional[str] = ..., item_ids: _Optional[_Iterable[str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class AppendInteractionsResponse(_message.Message):
     __slots__ = ("history_length",)
