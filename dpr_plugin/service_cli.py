@@ -100,7 +100,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             tmp.replace(ready)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, stop.set)
         try:
             await stop.wait()

@@ -24,6 +24,12 @@ from dpr_plugin.contract import DPR_STEER
 from dpr_plugin.errors import TritonStartError
 from dpr_plugin.manifest import version_dir
 from dpr_plugin.triton_local.environment import TritonInstall, build_workspace, ensure_install
+from dpr_plugin.triton_local.orphans import (
+    WORKSPACE_PREFIX,
+    dies_with_parent,
+    reclaim_stale_workspaces,
+    record_owner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +124,8 @@ class LocalTritonServer:
     def _start(self) -> LocalTritonServer:
         if self._install is None:
             self._install = ensure_install(self.settings.venv)
-        self._workspace = Path(tempfile.mkdtemp(prefix="dpr_triton_"))
+        reclaim_stale_workspaces()
+        self._workspace = Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX))
         # kept after stop, so leftovers of this process can still be found and removed
         self._shm_prefix = f"dpr_{os.getpid()}_{self._workspace.name.rsplit('_', 1)[-1]}_"
         backends, caches = build_workspace(self._install, self._workspace)
@@ -149,12 +156,13 @@ class LocalTritonServer:
         ]
         with self.log_path.open("wb") as sink:
             self._process = subprocess.Popen(
-                command,
+                dies_with_parent(command),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=self._install.environment(),
                 start_new_session=True,
             )
+        record_owner(self._workspace, self._process.pid, self._shm_prefix)
         try:
             self._wait_ready()
         except BaseException:
