@@ -10,6 +10,7 @@ know how one is started.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -20,6 +21,7 @@ from prometheus_client import start_http_server
 
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.grpc_api.handlers import SERVICE_NAME, steering_handler
+from dpr_plugin.grpc_api.health import DrainingHealthServicer
 from dpr_plugin.grpc_api.log_safety import PromptDigest
 from dpr_plugin.grpc_api.servicer import SteeringServicer
 from dpr_plugin.serving.components import ServingComponents, build_components
@@ -80,6 +82,24 @@ def metrics_endpoint(host: str, port: int, metrics: ServiceMetrics) -> Any:
     return http
 
 
+async def drain_and_stop(
+    server: grpc.aio.Server, health_servicer: DrainingHealthServicer, drain_s: float, grace_s: float
+) -> None:
+    """Stops a server the way a load balancer needs it stopped.
+
+    1. Health turns NOT_SERVING at once, while calls are still taken, for ``drain_s``: a
+       balancer that checks or watches health moves traffic away, and the calls it still
+       sends, and those in flight, are answered.
+    2. Watch streams send NOT_SERVING (if they have not) and end OK.
+    3. The port closes; calls in flight get up to ``grace_s`` more, then are cancelled.
+    """
+    await health_servicer.enter_graceful_shutdown()
+    if drain_s > 0:
+        await asyncio.sleep(drain_s)
+    await health_servicer.end_watches()
+    await server.stop(grace_s)
+
+
 class SteeringServer:
     """A running service: ``start`` then ``wait`` / ``stop``.
 
@@ -97,7 +117,7 @@ class SteeringServer:
         self.metrics_port = 0
         self.components: ServingComponents | None = None
         self._server: grpc.aio.Server | None = None
-        self._health = health.aio.HealthServicer()
+        self._health = DrainingHealthServicer()
         self._metrics_http: object | None = None
 
     @property
@@ -153,11 +173,11 @@ class SteeringServer:
             await self._server.wait_for_termination()
 
     async def stop(self) -> None:
-        """Graceful shutdown: NOT_SERVING, let in-flight calls finish, release everything."""
-        await self._health.enter_graceful_shutdown()
+        """Graceful shutdown (``drain_and_stop``), then every component is released."""
         if self._server is not None:
-            await self._server.stop(self.settings.grace_s)
-            self._server = None
+            server, self._server = self._server, None
+            await drain_and_stop(server, self._health, self.settings.drain_s, self.settings.grace_s)
+        await self._health.enter_graceful_shutdown()
         if self.components is not None:
             await self.components.close()
             self.components = None

@@ -27,7 +27,9 @@ class ServeSettings:
         history_length: Most events kept per user.
         steering_budget_ms: Longest the steering inference may take before falling back.
         index_timeout_ms: Longest a vector search may take.
-        grace_s: Time in-flight calls get on shutdown.
+        drain_s: On SIGTERM, how long health says NOT_SERVING while calls are still taken
+            (a load balancer's time to move traffic away) before the port closes.
+        grace_s: Time calls still in flight get once the port has closed.
         log_digest_key: Key of the prompt digest in logs (an HMAC, so a common prompt cannot
             be recovered by hashing candidates); empty draws a random key per process. Set
             one (by variable, not flag, so it stays out of the process list) to correlate
@@ -47,6 +49,7 @@ class ServeSettings:
     history_length: int = 200
     steering_budget_ms: float = 250.0
     index_timeout_ms: float = 1000.0
+    drain_s: float = 2.0
     grace_s: float = 5.0
     log_digest_key: str = ""
 
@@ -56,6 +59,8 @@ class ServeSettings:
             raise ConfigError(f"port: must be in 0..65535, got {self.port}")
         if not -1 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics_port: must be in -1..65535, got {self.metrics_port}")
+        if self.drain_s < 0 or self.grace_s < 0:
+            raise ConfigError("drain_s, grace_s: must be >= 0")
         if self.steering_budget_ms <= 0 or self.index_timeout_ms <= 0:
             raise ConfigError("steering_budget_ms, index_timeout_ms: must be > 0")
         if self.in_process and self.triton_url:

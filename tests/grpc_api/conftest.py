@@ -87,6 +87,7 @@ def service_settings(repository: Path, index: Path, history: Path, **extra: obje
         "history_url": str(history),
         "in_process": True,
         "grace_s": 1.0,
+        "drain_s": 0.0,
         **extra,
     }
     return ServeSettings(**values)

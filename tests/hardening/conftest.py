@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import grpc
 import pytest
-from grpc_health.v1 import health
 
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
-from dpr_plugin.grpc_api.server import create_server
+from dpr_plugin.grpc_api.health import DrainingHealthServicer
+from dpr_plugin.grpc_api.server import create_server, drain_and_stop
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.pipeline import SteeringPipeline
 from tests.serving.fakes import FakeBackend, FakeHistory, FakeIndex, fake_bundle
@@ -44,7 +44,8 @@ class FakeService:
             ServiceMetrics(),
             FakeBackend(bundle.tokenizer),  # type: ignore[arg-type]
         )
-        self.health = health.aio.HealthServicer()
+        self.health = DrainingHealthServicer()
+        self._stopped = False
 
         async def start() -> tuple[grpc.aio.Server, int]:
             server, port = create_server(self.pipeline, "127.0.0.1", 0, self.health)
@@ -58,11 +59,18 @@ class FakeService:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    async def stop(self, drain_s: float = 0.0, grace_s: float = 0.0) -> None:
+        """``drain_and_stop`` once (later calls do nothing), then the history store closes."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await drain_and_stop(self.server, self.health, drain_s, grace_s)
+        await self.pipeline.history.close()
+
     def close(self) -> None:
         self.channel.close()
         try:
-            self.run(self.server.stop(0))
-            self.run(self.pipeline.history.close())
+            self.run(self.stop())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
