@@ -45,6 +45,7 @@ def create_server(
     port: int,
     health_servicer: health.aio.HealthServicer,
     digest: PromptDigest | None = None,
+    max_in_flight: int = 64,
 ) -> tuple[grpc.aio.Server, int]:
     """A server with the steering service, health and reflection, bound to ``host:port``
     (``digest`` names prompts in the access log).
@@ -58,7 +59,8 @@ def create_server(
     # No SO_REUSEPORT: a second server on a port in use must fail to bind, not share the port
     # (the kernel would split calls between two processes, maybe two model versions).
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    server.add_generic_rpc_handlers((steering_handler(SteeringServicer(pipeline, digest)),))
+    servicer = SteeringServicer(pipeline, digest)
+    server.add_generic_rpc_handlers((steering_handler(servicer, max_in_flight),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -144,6 +146,7 @@ class SteeringServer:
                 port,
                 self._health,
                 PromptDigest(self.settings.log_digest_key),
+                self.settings.max_in_flight,
             )
             await self._server.start()
             if self.settings.metrics_port >= 0:

@@ -99,7 +99,10 @@ async def build_components(
         history,
         metrics,
         backends.fallback,
-        PipelineSettings(steering_budget_s=settings.steering_budget_ms / 1000),
+        PipelineSettings(
+            steering_budget_s=settings.steering_budget_ms / 1000,
+            max_fallbacks_in_flight=settings.max_fallbacks_in_flight,
+        ),
     )
     return ServingComponents(bundle, backends, index, history, metrics, pipeline)
 

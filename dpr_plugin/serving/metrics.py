@@ -47,6 +47,13 @@ class ServiceMetrics:
             ["method"],
             registry=self.registry,
         )
+        self.shed = Counter(
+            "dpr_shed_requests",
+            "Calls answered RESOURCE_EXHAUSTED because max_in_flight calls were being worked on, "
+            "by method",
+            ["method"],
+            registry=self.registry,
+        )
         self.fallbacks = Counter(
             "dpr_steer_fallbacks",
             "Requests served unsteered because the steering path failed, by cause",

@@ -87,11 +87,15 @@ class PipelineSettings:
         fallback_log_interval_s: At most one fallback WARNING per this many seconds, with the
             count of those left out (a dead Triton under load fell back 1,413 times in 5 s;
             every one is counted in ``dpr_steer_fallbacks_total``).
+        max_fallbacks_in_flight: Most in-process backbone runs at once; a call beyond it is
+            BackendUnavailableError at once (an overloaded Triton must not turn every request
+            into a CPU-bound in-process run: 538 of them ran during one burst).
     """
 
     steering_budget_s: float = 0.25
     search_reserve_s: float = 0.02
     fallback_log_interval_s: float = 10.0
+    max_fallbacks_in_flight: int = 2
 
 
 class _Clock:
@@ -147,6 +151,7 @@ class SteeringPipeline:
         self.metrics = metrics or ServiceMetrics()
         self.settings = settings or PipelineSettings()
         self._fallback_log = RateLimitedLog(log, self.settings.fallback_log_interval_s)
+        self._fallbacks_in_flight = 0  # one event loop: no lock needed
 
     async def steer(self, query: SteerQuery, deadline: float | None = None) -> SteerResult:
         """Answers one request; ``deadline`` is a ``time.monotonic()`` instant or ``None``.
@@ -280,13 +285,22 @@ class SteeringPipeline:
         except (InferenceError, BackendUnavailableError) as exc:
             if self.fallback is None:
                 raise BackendUnavailableError(f"inference backend: {exc}") from exc
+            if self._fallbacks_in_flight >= self.settings.max_fallbacks_in_flight:
+                self.metrics.fallbacks.labels("fallback_busy").inc()
+                raise BackendUnavailableError(
+                    f"inference backend: {exc}; in-process fallback busy "
+                    f"({self._fallbacks_in_flight} running)"
+                ) from exc
             self.metrics.fallbacks.labels("backbone_in_process").inc()
+            self._fallbacks_in_flight += 1
             try:
                 out = await self.fallback.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
             except (InferenceError, BackendUnavailableError) as second:
                 raise BackendUnavailableError(
                     f"inference backend: {exc}; in-process fallback: {second}"
                 ) from second
+            finally:
+                self._fallbacks_in_flight -= 1
             self._fallback_log.warning("backbone served in-process (%s)", exc)
             return out[USER_EMBEDDING.name][0], BACKBONE_IN_PROCESS
 

@@ -27,6 +27,11 @@ class ServeSettings:
         history_length: Most events kept per user.
         steering_budget_ms: Longest the steering inference may take before falling back.
         index_timeout_ms: Longest a vector search may take.
+        max_in_flight: Most Steer and AppendInteractions calls worked on at once; beyond it a
+            call is answered RESOURCE_EXHAUSTED at once (load shedding).
+        max_fallbacks_in_flight: Most unsteered vectors computed in-process at once when the
+            inference server fails; beyond it a call is UNAVAILABLE at once, so an overloaded
+            or dead Triton does not turn into a storm of in-process model runs.
         drain_s: On SIGTERM, how long health says NOT_SERVING while calls are still taken
             (a load balancer's time to move traffic away) before the port closes.
         grace_s: Time calls still in flight get once the port has closed.
@@ -49,12 +54,14 @@ class ServeSettings:
     history_length: int = 200
     steering_budget_ms: float = 250.0
     index_timeout_ms: float = 1000.0
+    max_in_flight: int = 64
+    max_fallbacks_in_flight: int = 2
     drain_s: float = 2.0
     grace_s: float = 5.0
     log_digest_key: str = ""
 
     def __post_init__(self) -> None:
-        require_positive(self, "history_length")
+        require_positive(self, "history_length", "max_in_flight", "max_fallbacks_in_flight")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port: must be in 0..65535, got {self.port}")
         if not -1 <= self.metrics_port <= 65535:

@@ -30,6 +30,8 @@ class FakeService:
         history_delay_s: float = 0.0,
         history_down: bool = False,
         history: object | None = None,
+        max_in_flight: int = 64,
+        fallback_delay_s: float = 0.0,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -42,13 +44,15 @@ class FakeService:
             history  # type: ignore[arg-type]
             or FakeHistory({"u1": ["d1"]}, delay_s=history_delay_s, down=history_down),
             ServiceMetrics(),
-            FakeBackend(bundle.tokenizer),  # type: ignore[arg-type]
+            FakeBackend(bundle.tokenizer, backbone_delay_s=fallback_delay_s),  # type: ignore[arg-type]
         )
         self.health = DrainingHealthServicer()
         self._stopped = False
 
         async def start() -> tuple[grpc.aio.Server, int]:
-            server, port = create_server(self.pipeline, "127.0.0.1", 0, self.health)
+            server, port = create_server(
+                self.pipeline, "127.0.0.1", 0, self.health, max_in_flight=max_in_flight
+            )
             await server.start()
             return server, port
 

@@ -100,16 +100,22 @@ class FakeBackend:
     Args:
         tokenizer: The bundle's tokenizer (to read the prompt back from its ids).
         down: Every call raises BackendUnavailableError (a dead Triton).
+        backbone_delay_s: ``seq_backbone`` takes this long (a CPU-bound in-process run).
         steer_delay_s: ``dpr_steer`` takes this long (a hung or overloaded server); past the
             caller's timeout it raises InferenceTimeoutError, as both real backends do.
     """
 
     def __init__(
-        self, tokenizer: FakeTokenizer, down: bool = False, steer_delay_s: float = 0.0
+        self,
+        tokenizer: FakeTokenizer,
+        down: bool = False,
+        steer_delay_s: float = 0.0,
+        backbone_delay_s: float = 0.0,
     ) -> None:
         self.tokenizer = tokenizer
         self.down = down
         self.steer_delay_s = steer_delay_s
+        self.backbone_delay_s = backbone_delay_s
         self.calls: list[str] = []
 
     async def infer(
@@ -122,6 +128,7 @@ class FakeBackend:
             )
         assert int(inputs[HISTORY_LEN.name][0, 0]) >= 0
         if model == SEQ_BACKBONE.name:
+            await asyncio.sleep(self.backbone_delay_s)
             return {USER_EMBEDDING.name: USER[None, :].copy()}
         assert model == DPR_STEER.name, model
         if self.steer_delay_s:
