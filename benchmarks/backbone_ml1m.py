@@ -4,16 +4,16 @@ Run outside CI (each backbone takes tens of minutes on 2 CPU cores):
 
     .venv/bin/python -m benchmarks.backbone_ml1m --data ../shared/data/ml-1m --format ml-1m-tsv
 
-Writes ``benchmarks/results/backbone_ml1m.json`` (commit it) and the checkpoints under
-``runs/ml1m/<backbone>`` (not committed: derived from ML-1M, whose licence forbids it).
+Writes ``benchmarks/results/backbone_ml1m/backbone_ml1m.json`` (commit it) and the checkpoints
+under ``runs/ml1m/<backbone>`` (not committed: derived from ML-1M, whose licence forbids it).
 ``--rescore`` adds, from the saved checkpoints, the figures with history items removed from
 the ranking (the protocol most papers, and RecBole's full-sort evaluation, use) and how much
 of the history-kept top 10 is history (``history_share@10``, ``last_item_first``).
-``--output-table separate --runs runs/separate --result-name backbone_ml1m_separate_output``
-trains the variant that scores against a second item table; ``--tag-embeddings --runs
-runs/tag_embeddings --result-name backbone_ml1m_tag_embeddings`` the one whose item vectors
-add their tags' learned vectors. ``--seed 1 --runs runs/tag_embeddings_bb1`` retrains
-with another initialisation and batch order.
+``--tag-embeddings --runs runs/tag_embeddings --result-name backbone_ml1m_tag_embeddings``
+trains the variant whose item vectors add their tags' learned vectors (what ``dpr train``
+does by default); ``--seed 1 --runs runs/tag_embeddings_bb1`` retrains with another
+initialisation and batch order. ``--smoke`` trains the same recipes shrunk (width 16, 20
+positions, 2 epochs) on the synthetic data of ``benchmarks.lib.synthetic`` in a few seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +27,17 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import (
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    parse_args,
+    require,
+    result_path,
+    results_root,
+    write_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.evaluation.full_ranking import evaluate_split, history_in_top
@@ -36,7 +46,8 @@ from dpr_plugin.training.backbone_trainer import TrainConfig
 from dpr_plugin.training.checkpoint import load_backbone
 from dpr_plugin.training.run import train_and_save
 
-RESULT = Path(__file__).parent / "results" / "backbone_ml1m.json"
+EXPERIMENT = "backbone_ml1m"
+RESULT = result_path(EXPERIMENT, "backbone_ml1m")
 
 # The recipes measured on ML-1M; see the "recipe" notes in the result file.
 # Recipes chosen by short measured runs (valid NDCG@10 after ~200 s, SASRec, 2 cores):
@@ -70,6 +81,22 @@ RECIPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
         {**_TRAIN, "batch_size": 64, "lr": 5e-3, "warmup_steps": 100},
     ),
 }
+# --smoke: the recipes above with these fields replaced, so a run takes a second or two.
+SMOKE_MODEL: dict[str, object] = {"hidden_dim": 16, "max_len": 20}
+SMOKE_TRAIN: dict[str, object] = {
+    "max_epochs": 2,
+    "batch_size": 64,
+    "warmup_steps": 2,
+    "eval_every": 1,
+}
+
+
+def recipe(kind: str, smoke: bool = False) -> tuple[dict[str, object], dict[str, object]]:
+    """The model and training keyword arguments of ``kind``'s recipe (shrunk for smoke)."""
+    model_kw, train_kw = RECIPES[kind]
+    if smoke:
+        return {**model_kw, **SMOKE_MODEL}, {**train_kw, **SMOKE_TRAIN}
+    return model_kw, train_kw
 
 
 def rescore(checkpoint: Path, split: LeaveOneOutSplit, entry: dict[str, object]) -> dict:
@@ -102,10 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--data", required=True, help="folder with the ML-1M files")
+    parser.add_argument("--data", help="folder with the ML-1M files (required unless --smoke)")
     parser.add_argument("--format", default="ml-1m", choices=("ml-1m", "ml-1m-tsv"))
     parser.add_argument("--backbones", default="sasrec,gru4rec")
-    parser.add_argument("--runs", default="runs/ml1m")
+    parser.add_argument(
+        "--runs",
+        default=None,
+        help="checkpoint folder (default runs/ml1m; smoke: under the results)",
+    )
     parser.add_argument(
         "--tag-embeddings",
         action="store_true",
@@ -115,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=0, help="TrainConfig.seed (initialisation and batch order)"
     )
     parser.add_argument(
-        "--result-name", default=RESULT.stem, help="stem of the result JSON under results/"
+        "--result-name", default=RESULT.stem, help="stem of the result JSON in its folder"
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
@@ -123,11 +154,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no training: re-evaluate the saved checkpoints, adding the seen-excluded figures",
     )
-    args = parser.parse_args(argv)
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    if args.smoke:
+        if args.data is None:
+            inputs = SmokeInputs(root)
+            args.data, args.format = str(inputs.data()), inputs.format
+        if args.runs is None:
+            args.runs = str(root / "_runs" / EXPERIMENT)
+    require(parser, args, "data")
+    if args.runs is None:
+        args.runs = "runs/ml1m"
     torch.set_num_threads(args.threads)
     spec = f"{args.format}:{args.data}"
     split = load_split(spec)
-    path = RESULT.with_name(f"{args.result_name}.json")
+    path = result_path(EXPERIMENT, args.result_name, root)
     result = json.loads(path.read_text()) if path.is_file() else {}
     stats = split.dataset.stats()
     result["dataset"] = {
@@ -144,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             write_result(path, result)
             print(kind, json.dumps(result[kind]))
             continue
-        model_kw, train_kw = RECIPES[kind]
+        model_kw, train_kw = recipe(kind, args.smoke)
         if args.tag_embeddings:
             num_tags = len(split.dataset.tag_names)
             model_kw = {**model_kw, "tag_embeddings": True, "num_tags": num_tags}
@@ -153,7 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         train_cfg = TrainConfig(**train_kw)
         started = time.perf_counter()
         _, summary = train_and_save(
-            split, model_cfg, train_cfg, Path(args.runs) / kind, {"spec": spec}, progress=True
+            split,
+            model_cfg,
+            train_cfg,
+            Path(args.runs) / kind,
+            {"spec": spec},
+            progress=not args.smoke,
         )
         result[kind] = {
             "test_ndcg@10": round(summary["test"]["ndcg@10"], 4),

@@ -4,7 +4,7 @@ case protocol decide the figure?
     .venv/bin/python -m benchmarks.positive_protocol_probe --data ../shared/data/ml-1m \\
         --format ml-1m-tsv --backbone runs/ml1m/sasrec
 
-On the positive test cases of DESIGN.md's protocol (prompt = the target's rarest tag in the
+On the positive test cases of docs/evaluation.md's protocol (prompt = the target's rarest tag in the
 recent window), from one backbone's scores, it reports NDCG@10 and tag-hit@10 of:
 
 * the issue's two baselines (post-filter, full-catalogue filter);
@@ -26,8 +26,9 @@ recent window), from one backbone's scores, it reports NDCG@10 and tag-hit@10 of
   itself a positive case for the same tag ("what users who turn to g pick first"), the
   prior a steering head can add to every user alike.
 
-Writes ``benchmarks/results/positive_protocol_probe.json`` (``--result-name`` another stem, for
-another backbone).
+Writes ``benchmarks/results/positive_protocol_probe/positive_protocol_probe.json``
+(``--result-name`` another stem, for another backbone). ``--smoke`` probes an untrained SASRec
+on the synthetic data (``benchmarks.lib.smoke``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import (
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    parse_args,
+    require,
+    result_path,
+    results_root,
+    write_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.full_ranking import user_vectors
 from dpr_plugin.evaluation.steering_cases import (
@@ -56,7 +67,7 @@ from dpr_plugin.evaluation.steering_metrics import (
 )
 from dpr_plugin.training.checkpoint import load_backbone
 
-RESULT = Path(__file__).parent / "results" / "positive_protocol_probe.json"
+EXPERIMENT = "positive_protocol_probe"
 BLEND_WEIGHTS = (0.25, 0.5, 1.0)
 HISTORY_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 
@@ -131,12 +142,25 @@ def history_signals(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", help="folder of the dataset files (required unless --smoke)")
     parser.add_argument("--format", default="ml-1m-tsv")
-    parser.add_argument("--backbone", type=Path, required=True)
-    parser.add_argument("--result-name", default=RESULT.stem, help="stem of the result JSON")
-    args = parser.parse_args(argv)
-    result = RESULT.with_name(f"{args.result_name}.json")
+    parser.add_argument(
+        "--backbone", type=Path, help="backbone checkpoint (required unless --smoke)"
+    )
+    parser.add_argument(
+        "--result-name", default="positive_protocol_probe", help="stem of the result JSON"
+    )
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    if args.smoke:
+        inputs = SmokeInputs(root)
+        if args.data is None:
+            args.data, args.format = str(inputs.data()), inputs.format
+        if args.backbone is None:
+            args.backbone = inputs.backbone("sasrec")
+    require(parser, args, "data", "backbone")
+    result = result_path(EXPERIMENT, args.result_name, root)
     split = load_split(f"{args.format}:{args.data}")
     backbone, catalogue, _ = load_backbone(args.backbone)
     if split.dataset.item_ids != catalogue.item_ids:

@@ -5,8 +5,10 @@
 Every template (trained and held out), and a set of "novel" phrasings that appear nowhere in
 the package (not trained, not in the held-out evaluation), is rendered for every tag of the
 checkpoint and read by the head's polarity and tag readers, as the service reads a prompt.
-Writes ``benchmarks/results/prompt_reading.json`` with per-group means and prints one line per
-phrasing, so a phrasing the head misreads (a ban read as a wish) is visible by name.
+Writes ``benchmarks/results/prompt_reading/prompt_reading.json`` (another stem with
+``--result-name``) with per-group means and prints one line per phrasing, so a phrasing the
+head misreads (a ban read as a wish) is visible by name. ``--smoke`` reads an untrained head
+of the synthetic data's six tags (``benchmarks.lib.smoke``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import (
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    parse_args,
+    prompt_encoder,
+    require,
+    result_path,
+    results_root,
+    write_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 from dpr_plugin.data.prompts import HELD_OUT, NEGATIVE_TEMPLATES, POSITIVE_TEMPLATES, surface
-from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.training.checkpoint import load_steering
 
-RESULT = Path(__file__).parent / "results" / "prompt_reading.json"
+EXPERIMENT = "prompt_reading"
 
 # Written for this benchmark only and never trained on: how people might really phrase a wish
 # or a ban. Kept here, outside the package, so no training code can pick them up.
@@ -60,15 +72,22 @@ def _groups() -> list[tuple[bool, str, str]]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steering", type=Path, required=True, help="steering checkpoint dir")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--steering", type=Path, help="steering checkpoint dir (required unless --smoke)"
+    )
+    parser.add_argument("--result-name", default="prompt_reading", help="stem of the result JSON")
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    if args.smoke and args.steering is None:
+        args.steering = SmokeInputs(root).head("sasrec")
+    require(parser, args, "steering")
 
     head, tags, _ = load_steering(args.steering)
     head.eval()
-    encoder = PromptEncoder()
+    encoder = prompt_encoder()
     rows = []
     for negative, group, template in _groups():
         z = encoder.features([template.format(tag=surface(tag)) for tag in tags])
@@ -102,7 +121,9 @@ def main() -> int:
         "command": command_line("benchmarks.prompt_reading"),
         "git_sha": git_sha(),
     }
-    write_result(args.out, body)
+    out = result_path(EXPERIMENT, args.result_name, root)
+    write_result(out, body)
+    print(f"wrote {out}")
     return 0
 
 

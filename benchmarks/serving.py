@@ -11,7 +11,12 @@ bundled users. For each runtime it starts the service, then for (a) a new prompt
 ``--seconds`` each (after a warm-up) and records client latency p50/p95/p99 and throughput.
 The parts (tokenizer, each ONNX model in onnxruntime, the Qdrant queries of one steered
 request) are timed in this process on their own; ``overhead_ratio_c1_new_prompt`` is the
-service's p50 at concurrency 1 over their sum. Writes ``benchmarks/results/serving.json``.
+service's p50 at concurrency 1 over their sum. Writes
+``benchmarks/results/serving/serving.json`` (another stem with ``--result-name``).
+
+``--smoke`` serves a tiny untrained export of the synthetic data (``benchmarks.lib.smoke``;
+or ``--repository``) with the in-process runtime to 20 synthetic users whose histories it
+writes into a fresh SQLite store, 0.2 s per cell.
 
 The load generator is Python (grpc.aio) on the same 2 cores as the service.
 """
@@ -35,20 +40,49 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import (
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    parse_args,
+    result_path,
+    results_root,
+    write_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 from dpr_plugin.contract import (
+    HISTORY_IDS,
+    HISTORY_LEN,
     HISTORY_LENGTH,
+    PROMPT_EMBEDDING,
     PROMPT_ENCODER,
+    PROMPT_IDS,
+    PROMPT_MASK,
+    PROMPT_STATES,
     SEQ_BACKBONE,
+    STEERED_EMBEDDING,
     STEERING_HEAD,
     STRENGTH,
+    USER_EMBEDDING,
 )
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 
-RESULT = Path(__file__).parent / "results" / "serving.json"
+EXPERIMENT = "serving"
 CONCURRENCY = (1, 8, 32)
 T = TypeVar("T")
+DEFAULTS: dict[str, object] = {
+    "seconds": 5.0,
+    "warmup": 1.0,
+    "parts_repeats": 300,
+    "runtimes": "in-process,triton",
+}
+SMOKE_DEFAULTS: dict[str, object] = {
+    "seconds": 0.2,
+    "warmup": 0.1,
+    "parts_repeats": 5,
+    "runtimes": "in-process",
+}
 TAG_WORDS = ("comedies", "dramas", "action movies", "thrillers", "horror", "documentaries")
 
 
@@ -221,41 +255,83 @@ def time_parts(repository: Path, index_root: Path, repeats: int) -> dict[str, fl
         history = np.zeros((1, HISTORY_LENGTH), np.int64)
         length = int(rng.integers(20, HISTORY_LENGTH))
         history[0, -length:] = rng.integers(1, len(bundle.item_ids) + 1, length)
-        feed = {"HISTORY_IDS": history, "HISTORY_LEN": np.array([[length]], np.int64)}
-        user = timed("seq_backbone", run, SEQ_BACKBONE.name, "USER_EMBEDDING", feed)
-        feed = {"PROMPT_IDS": ids, "PROMPT_MASK": mask}
+        feed = {HISTORY_IDS.name: history, HISTORY_LEN.name: np.array([[length]], np.int64)}
+        user = timed("seq_backbone", run, SEQ_BACKBONE.name, USER_EMBEDDING.name, feed)
+        feed = {PROMPT_IDS.name: ids, PROMPT_MASK.name: mask}
         encoded = timed("prompt_encoder", run_all, PROMPT_ENCODER.name, feed)
         feed = {
-            "USER_EMBEDDING": user,
-            "PROMPT_EMBEDDING": encoded["PROMPT_EMBEDDING"],
-            "PROMPT_STATES": encoded["PROMPT_STATES"],
-            "PROMPT_MASK": mask,
+            USER_EMBEDDING.name: user,
+            PROMPT_EMBEDDING.name: encoded[PROMPT_EMBEDDING.name],
+            PROMPT_STATES.name: encoded[PROMPT_STATES.name],
+            PROMPT_MASK.name: mask,
             STRENGTH.name: np.ones((1, 1), np.float32),
         }
-        steered = timed("steering_head", run, STEERING_HEAD.name, "STEERED_EMBEDDING", feed)
+        steered = timed("steering_head", run, STEERING_HEAD.name, STEERED_EMBEDDING.name, feed)
         timed("qdrant_query", loop.run_until_complete, searches(steered, user))
     loop.run_until_complete(index.close())
     loop.close()
     return {k: round(float(np.median(v)), 3) for k, v in times.items()}
 
 
-def main() -> int:
+def smoke_histories(repository: Path, path: Path, users: int = 20, seed: int = 0) -> list[str]:
+    """Writes ``users`` synthetic users, each with a random history of 5-40 of the export's
+    items, into a new SQLite store at ``path``; returns their ids."""
+    from dpr_plugin.manifest import item_meta_path
+    from dpr_plugin.serving.history.factory import open_history_store
+
+    items = json.loads(item_meta_path(repository).read_text())["item_ids"]
+    rng = np.random.default_rng(seed)
+    histories = {
+        f"smoke-{u}": [str(items[i]) for i in rng.integers(0, len(items), rng.integers(5, 41))]
+        for u in range(users)
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+
+    async def write() -> None:
+        store = open_history_store(str(path), HISTORY_LENGTH)
+        try:
+            await store.append_many(histories)
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    return list(histories)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repository", type=Path, default=Path("triton_models"))
-    parser.add_argument("--history-url", default="runs/main/history.sqlite")
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--parts-repeats", type=int, default=300)
-    parser.add_argument("--runtimes", default="in-process,triton")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
+    parser.add_argument("--repository", type=Path, default=None, help="default triton_models")
+    parser.add_argument(
+        "--history-url", default=None, help="histories of the bundled users (the main job's)"
+    )
+    parser.add_argument("--seconds", type=float, default=None, help="per cell; default 5")
+    parser.add_argument("--warmup", type=float, default=None, help="per case; default 1")
+    parser.add_argument("--parts-repeats", type=int, default=None, help="default 300")
+    parser.add_argument("--runtimes", default=None, help="default in-process,triton")
+    parser.add_argument("--result-name", default="serving", help="stem of the result JSON")
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
 
     from dpr_plugin.data.sources import load_dataset
     from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
     from dpr_plugin.serving.index.catalogue import catalogue_items
     from dpr_plugin.serving.index.edge import EdgeIndexBuilder
 
-    users = list(load_dataset("bundled").user_ids)
+    defaults = SMOKE_DEFAULTS if args.smoke else DEFAULTS
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.smoke:
+        args.repository = args.repository or SmokeInputs(root).repository()
+        history = root / "_runs" / EXPERIMENT / "history.sqlite"
+        users = smoke_histories(args.repository, history)
+        args.history_url = str(history)
+    else:
+        args.repository = args.repository or Path("triton_models")
+        args.history_url = args.history_url or "runs/main/history.sqlite"
+        users = list(load_dataset("bundled").user_ids)
     with tempfile.TemporaryDirectory(prefix="dpr-bench-") as tmp:
         workdir = Path(tmp)
         items, dim = catalogue_items(args.repository)
@@ -290,8 +366,10 @@ def main() -> int:
             "git_sha": git_sha(),
         }
     )
-    write_result(args.out, body)
+    out = result_path(EXPERIMENT, args.result_name, root)
+    write_result(out, body)
     print(json.dumps(body["targets"], indent=2))
+    print(f"wrote {out}")
     return 0
 
 

@@ -3,10 +3,11 @@
     .venv/bin/python -m benchmarks.steering_ml1m --data ../shared/data/ml-1m --format ml-1m-tsv \\
         --backbones runs/tag_embeddings/sasrec runs/tag_embeddings/gru4rec --runs runs/headline
 
-makes the committed ``steering_ml1m.json``: the backbones ``dpr train`` builds by default, with
-tag embeddings (``benchmarks.backbone_ml1m --tag-embeddings --runs runs/tag_embeddings``).
-``--backbones runs/ml1m/sasrec runs/ml1m/gru4rec --runs runs/plain_rerun --result-name
-steering_ml1m_plain`` makes ``steering_ml1m_plain.json``, on the plain-table backbones.
+makes the committed ``steering_ml1m/steering_ml1m.json``: the backbones ``dpr train`` builds by
+default, with tag embeddings (``benchmarks.backbone_ml1m --tag-embeddings --runs
+runs/tag_embeddings``). ``--backbones runs/ml1m/sasrec runs/ml1m/gru4rec --runs
+runs/plain_rerun --result-name steering_ml1m_plain`` makes ``steering_ml1m_plain.json``, on
+the plain-table backbones.
 
 For each backbone checkpoint (``benchmarks.backbone_ml1m`` makes them) it trains the steering
 head (stage 2 alignment, stage 3 experts; backbone frozen), saves it to
@@ -15,8 +16,9 @@ targets with every baseline from the same backbone scores (at strength 1, as tra
 checks the issue's targets. The checkpoint also gets the default strengths picked on
 validation (``strength_sweep.calibrate``); ``benchmarks.steering_strength`` reports the test
 figures at them.
-Writes ``benchmarks/results/steering_ml1m.json`` and ``steering_ml1m_per_tag.png`` (another stem
-with ``--result-name``).
+Writes ``benchmarks/results/steering_ml1m/steering_ml1m.json`` and ``steering_ml1m_per_tag.png``
+(another stem with ``--result-name``). ``--smoke`` trains heads on two untrained backbones of
+the synthetic data (``benchmarks.lib.smoke``) with a few hundred samples, in seconds.
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import write_plotted_result
+from benchmarks.common import (
+    add_smoke_arguments,
+    parse_args,
+    prompt_encoder,
+    require,
+    result_path,
+    results_root,
+    write_plotted_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 from benchmarks.lib.steering_targets import targets
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
@@ -45,7 +56,14 @@ from dpr_plugin.training.steering_trainer import (
     train_steering_head,
 )
 
-RESULTS = Path(__file__).parent / "results"
+EXPERIMENT = "steering_ml1m"
+# --smoke: SteeringTrainConfig fields replaced so both stages take a second or two.
+SMOKE_TRAIN: dict[str, object] = {
+    "max_samples": 512,
+    "epochs": 1,
+    "align_steps": 20,
+    "reader_batch": 32,
+}
 PAPER = {"positive_ndcg@10": 0.5748, "positive_gain_over_filter": 0.7184}
 
 
@@ -97,12 +115,13 @@ def run_one(args: argparse.Namespace, checkpoint: Path, encoder: PromptEncoder) 
     tags = split.dataset.tag_names
     torch.manual_seed(args.seed)
     head = SteeringHead(SteeringConfig(hidden_dim=backbone.config.hidden_dim, num_tags=len(tags)))
-    train_cfg = SteeringTrainConfig(
-        max_samples=args.max_samples,
-        epochs=args.epochs,
-        within_weight=args.within_weight,
-        seed=args.seed,
-    )
+    train_kw: dict[str, object] = {
+        "max_samples": args.max_samples,
+        "epochs": args.epochs,
+        "within_weight": args.within_weight,
+        "seed": args.seed,
+    }
+    train_cfg = SteeringTrainConfig(**{**train_kw, **(SMOKE_TRAIN if args.smoke else {})})
     started = time.perf_counter()
     result = train_steering_head(
         backbone, split.train, split.dataset.tag_matrix(), tags, encoder, head, train_cfg,
@@ -130,12 +149,16 @@ def run_one(args: argparse.Namespace, checkpoint: Path, encoder: PromptEncoder) 
     return report
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", help="folder of the dataset files (required unless --smoke)")
     parser.add_argument("--format", default="ml-1m-tsv")
-    parser.add_argument("--backbones", nargs="+", type=Path, required=True)
-    parser.add_argument("--runs", default="runs/ml1m", help="where steering checkpoints go")
+    parser.add_argument(
+        "--backbones", nargs="+", type=Path, help="backbone checkpoints (required unless --smoke)"
+    )
+    parser.add_argument(
+        "--runs", default=None, help="where steering checkpoints go (default runs/ml1m)"
+    )
     parser.add_argument("--max-samples", type=int, default=1_000_000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument(
@@ -149,17 +172,32 @@ def main() -> int:
     parser.add_argument(
         "--result-name", default="steering_ml1m", help="stem of the result JSON and PNG"
     )
-    args = parser.parse_args()
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    if args.smoke:
+        inputs = SmokeInputs(root)
+        if args.data is None:
+            args.data, args.format = str(inputs.data()), inputs.format
+        if args.backbones is None:
+            args.backbones = [inputs.backbone("sasrec"), inputs.backbone("gru4rec")]
+        if args.runs is None:
+            args.runs = str(root / "_runs" / EXPERIMENT)
+        args.quiet = True
+    require(parser, args, "data", "backbones")
+    if args.runs is None:
+        args.runs = "runs/ml1m"
     if args.threads:
         torch.set_num_threads(args.threads)
-    encoder = PromptEncoder()
+    encoder = prompt_encoder()
     per_backbone: dict[str, dict] = {}
     for checkpoint in args.backbones:
         report = run_one(args, checkpoint, encoder)
         kind = load_backbone(checkpoint)[0].config.kind
         per_backbone[kind] = report
         print(json.dumps({kind: report["targets"]}, indent=2), flush=True)
-    png = RESULTS / f"{args.result_name}_per_tag.png"
+    png = result_path(EXPERIMENT, args.result_name, root, suffix="_per_tag.png")
+    png.parent.mkdir(parents=True, exist_ok=True)
     plot(per_backbone, png)
     body = {
         **per_backbone,
@@ -169,14 +207,18 @@ def main() -> int:
             "lies inside it, so these cases cannot tell met from not met"
         ),
         "protocol_note": (
-            "Cases follow DESIGN.md (rarest window tag of the target <= 0.10 share; most "
+            "Cases follow docs/evaluation.md (rarest window tag of the target <= 0.10 share; most "
             "frequent window tag the target lacks >= 0.30); history items stay in the ranking; "
             "a target a filter removes counts as a miss. The paper's exact case selection and "
             "filter baseline are not known, so its 0.5748 is a reference, not a like-for-like."
         ),
     }
     write_plotted_result(
-        RESULTS, args.result_name, body, png, "per_tag_png", "benchmarks.steering_ml1m"
+        result_path(EXPERIMENT, args.result_name, root),
+        body,
+        png,
+        "per_tag_png",
+        "benchmarks.steering_ml1m",
     )
     return 0
 

@@ -7,13 +7,14 @@ The issue asks for the paper's positive gain (DPR NDCG@10 1.5x a post-filter ove
 backbone's top 100; the paper reports up to +71.84 %, NDCG@10 0.5748) and for a statement of
 how the protocols may differ. This measures it: the heads ``benchmarks.steering_ml1m``
 trained, at strength 1 (as trained, as in ``steering_ml1m_plain.json`` for these heads), on
-DESIGN.md's test cases, with (1) history items kept in or removed from the ranking, (2) the
+docs/evaluation.md's test cases, with (1) history items kept in or removed from the ranking, (2) the
 post-filter applied to the backbone's top 10 ... 500, (3) for the positive task also only the
 cases whose tag is absent from the recent window, and (4) with the filter narrowed to the
 items that would make the same positive case (``positive_case_masks``): whether the head
 learned more than the case rule alone gives. Nothing is trained. The row "history kept, all
 cases, postfilter@100" is the issue's protocol and reproduces ``steering_ml1m_plain.json``.
-Writes ``benchmarks/results/steering_protocols_ml1m.json``.
+Writes ``benchmarks/results/steering_protocols/steering_protocols_ml1m.json``. ``--smoke`` reads
+two untrained heads on the synthetic data (``benchmarks.lib.smoke``).
 """
 
 from __future__ import annotations
@@ -27,21 +28,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import (
+    command_line,
+    git_sha,
+    parse_args,
+    prompt_encoder,
+    result_path,
+    write_result,
+)
 from benchmarks.lib.protocol_variants import (
     DEPTHS,
     remove_seen,
     seen_mask,
     variant_report,
 )
-from benchmarks.steering_heads import add_head_arguments, load_head
+from benchmarks.lib.steering_heads import add_head_arguments, head_inputs, load_head
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_cases import positive_case_masks, window_shares
 from dpr_plugin.evaluation.steering_eval import TaskScores, task_scores
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.training.steering_trainer import encode_prompts
 
-RESULTS = Path(__file__).parent / "results"
+EXPERIMENT = "steering_protocols"
 PAPER_POSITIVE_NDCG = 0.5748
 PAPER_POSITIVE_GAIN = 0.7184
 
@@ -123,13 +131,14 @@ def summary(report: dict) -> dict[str, object]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_head_arguments(parser, "steering_protocols_ml1m")
-    args = parser.parse_args()
+    args = parse_args(parser, argv)
+    root = head_inputs(parser, args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    encoder = PromptEncoder()
+    encoder = prompt_encoder()
     body: dict[str, object] = {}
     for head_dir in args.heads:
         kind, report = run_one(args, head_dir, encoder)
@@ -148,7 +157,8 @@ def main() -> int:
             "depths": list(DEPTHS),
             "interval_method": INTERVAL_METHOD,
             "note": (
-                "history_kept/all with postfilter@100 is the issue's protocol (DESIGN.md). "
+                "history_kept/all with postfilter@100 is the issue's protocol "
+                "(docs/evaluation.md). "
                 "history_removed removes each user's history items from every method's ranking "
                 "before the post-filter takes its top depth. tag_absent_from_window: positive "
                 "cases whose tag has share 0 in the last 50 history items. "
@@ -160,7 +170,7 @@ def main() -> int:
             "git_sha": git_sha(),
         }
     )
-    out = RESULTS / f"{args.result_name}.json"
+    out = result_path(EXPERIMENT, args.result_name, root)
     write_result(out, body)
     print(f"wrote {out}")
     return 0

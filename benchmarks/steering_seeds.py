@@ -9,8 +9,11 @@ Reads ``benchmarks.steering_strength`` result files (one per seed of the heads, 
 backbones; ``benchmarks.steering_ml1m --seed S --runs DIR`` trains them) and sets, for each
 backbone and each issue target, the value of every seed beside their mean, spread and how many
 seeds meet the target: the spread between training seeds, next to the spread between test
-users that each target's ``ci95`` gives. Trains nothing; writes
-``benchmarks/results/steering_seeds_ml1m.json`` (another stem with ``--result-name``).
+users that each target's ``ci95`` gives. Trains nothing; reads
+``benchmarks/results/steering_strength/<stem>.json`` and writes
+``benchmarks/results/steering_seeds/steering_seeds_ml1m.json`` (another stem with
+``--result-name``). ``--smoke`` reads the committed seed files (a second; it needs nothing but
+them) and writes under a temporary folder.
 """
 
 from __future__ import annotations
@@ -18,13 +21,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import (
+    RESULTS,
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    parse_args,
+    require,
+    result_path,
+    results_root,
+    write_result,
+)
 
-RESULTS = Path(__file__).parent / "results"
+EXPERIMENT = "steering_seeds"
+INPUTS = "steering_strength"
+"""The experiment whose result files this one reads."""
+SMOKE_RESULTS = ("steering_strength_plain", "steering_strength_seed1", "steering_strength_seed2")
 BLOCKS = ("targets_valid_at_default", "targets_at_default", "targets_at_1")
 
 
@@ -67,16 +82,23 @@ def seed_spread(runs: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--results", nargs="+", required=True, help="stems of steering_strength result files"
+        "--results",
+        nargs="+",
+        help="stems of steering_strength result files (required unless --smoke)",
     )
     parser.add_argument("--result-name", default="steering_seeds_ml1m")
-    args = parser.parse_args()
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    if args.smoke and args.results is None:
+        args.results = list(SMOKE_RESULTS)
+    require(parser, args, "results")
     runs: dict[str, dict] = {}
     for stem in args.results:
-        path = RESULTS / f"{stem}.json"
+        path = result_path(INPUTS, stem, RESULTS if args.smoke else root)
         if not path.is_file():
             raise SystemExit(f"--results: {path} does not exist")
         runs[stem] = json.loads(path.read_text())
@@ -100,7 +122,7 @@ def main() -> int:
         "command": command_line("benchmarks.steering_seeds"),
         "git_sha": git_sha(),
     }
-    out = RESULTS / f"{args.result_name}.json"
+    out = result_path(EXPERIMENT, args.result_name, root)
     write_result(out, body)
     for kind, entry in spread.items():
         summary = {

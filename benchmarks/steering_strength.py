@@ -4,8 +4,9 @@ validation, and the issue's targets at that strength on test.
     .venv/bin/python -m benchmarks.steering_strength --data ../shared/data/ml-1m \\
         --format ml-1m-tsv --heads runs/headline/steering-sasrec runs/headline/steering-gru4rec
 
-(the heads behind ``steering_ml1m.json``; ``--heads runs/plain_rerun/steering-sasrec
-runs/plain_rerun/steering-gru4rec --result-name steering_strength_plain`` for the plain ones).
+(the heads behind ``steering_ml1m/steering_ml1m.json``; ``--heads
+runs/plain_rerun/steering-sasrec runs/plain_rerun/steering-gru4rec --result-name
+steering_strength_plain`` for the plain ones).
 
 Each head is a checkpoint that ``benchmarks.steering_ml1m`` trained; its config names the
 backbone it steers. Nothing is trained here. The default strengths are picked on the
@@ -13,7 +14,8 @@ validation cases as ``dpr train-steering`` picks them (``strength_sweep.calibrat
 validation and test figures at those strengths are set beside the filter baselines, which
 strength does not change (validation's are what a choice between heads is made on).
 Strength 0 is the unsteered backbone, so hybrid at 0 is exactly the filter. Writes
-``benchmarks/results/steering_strength_ml1m.json`` and ``..._curves.png``.
+``benchmarks/results/steering_strength/steering_strength_ml1m.json`` and ``..._curves.png``.
+``--smoke`` sweeps two untrained heads on the synthetic data (``benchmarks.lib.smoke``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import write_plotted_result
+from benchmarks.common import parse_args, prompt_encoder, result_path, write_plotted_result
+from benchmarks.lib.steering_heads import add_head_arguments, head_inputs, load_head
 from benchmarks.lib.steering_targets import targets
-from benchmarks.steering_heads import add_head_arguments, load_head
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.evaluation.paired_ratio import METHOD as INTERVAL_METHOD
 from dpr_plugin.evaluation.steering_eval import TASKS, task_scores
@@ -43,7 +45,7 @@ from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.settings import add_arguments, build
 from dpr_plugin.training.steering_trainer import encode_prompts
 
-RESULTS = Path(__file__).parent / "results"
+EXPERIMENT = "steering_strength"
 STAGES = ("valid", "test")
 
 
@@ -111,22 +113,24 @@ def plot(per_backbone: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_head_arguments(parser, "steering_strength_ml1m")
     add_arguments(parser, Adherence, "adherence")
-    args = parser.parse_args()
+    args = parse_args(parser, argv)
+    root = head_inputs(parser, args)
     args.adherence = build(Adherence, args, "adherence")
     if args.threads:
         torch.set_num_threads(args.threads)
-    encoder = PromptEncoder()
+    encoder = prompt_encoder()
     per_backbone: dict[str, dict] = {}
     for head_dir in args.heads:
         kind, report = run_one(args, head_dir, encoder)
         per_backbone[kind] = report
         summary = {"default_strength": report["default_strength"], **report["targets_at_default"]}
         print(json.dumps({kind: summary}, indent=2), flush=True)
-    png = RESULTS / f"{args.result_name}_curves.png"
+    png = result_path(EXPERIMENT, args.result_name, root, suffix="_curves.png")
+    png.parent.mkdir(parents=True, exist_ok=True)
     plot(per_backbone, png)
     body = {
         **per_backbone,
@@ -146,7 +150,11 @@ def main() -> int:
         ),
     }
     write_plotted_result(
-        RESULTS, args.result_name, body, png, "curves_png", "benchmarks.steering_strength"
+        result_path(EXPERIMENT, args.result_name, root),
+        body,
+        png,
+        "curves_png",
+        "benchmarks.steering_strength",
     )
     return 0
 

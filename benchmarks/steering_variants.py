@@ -5,23 +5,35 @@
 
 Runs ``dpr train-steering --stage valid`` once per variant (100k stage-3 samples each, ~1 min
 on 2 cores), side by side with the filter baselines of the same run, and writes the positive
-and negative figures to ``benchmarks/results/steering_variants_valid.json``. A variant replaces
-a default only when it is better on validation by more than the spread between variants that
-should not matter.
+and negative figures to ``benchmarks/results/steering_variants/steering_variants_valid.json``
+(another stem with ``--result-name``). A variant replaces a default only when it is better on
+validation by more than the spread between variants that should not matter. ``--smoke`` runs
+two variants on an untrained backbone of the synthetic data (``benchmarks.lib.smoke``) with a
+few hundred samples, calling ``dpr`` in this process rather than one process per variant.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.common import (
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    parse_args,
+    require,
+    result_path,
+    results_root,
+    run_dpr,
+    write_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 
-RESULT = Path(__file__).parent / "results" / "steering_variants_valid.json"
+EXPERIMENT = "steering_variants"
 METHODS = ("dpr", "hybrid", "postfilter", "filter")
 VARIANTS: dict[str, list[str]] = {
     "default": [],
@@ -33,6 +45,18 @@ VARIANTS: dict[str, list[str]] = {
         "--within-weight", "3.0", "--positive-weight", "0",
     ],
 }  # fmt: skip
+SMOKE_VARIANTS = ("default", "within_tag_1")
+# --smoke: before each variant's own flags (which win), so the run takes seconds.
+SMOKE_FLAGS = [
+    "--max-samples",
+    "512",
+    "--epochs",
+    "1",
+    "--align-steps",
+    "20",
+    "--reader-batch",
+    "32",
+]
 
 
 def summarise(report: dict) -> dict[str, dict[str, float]]:
@@ -51,33 +75,46 @@ def summarise(report: dict) -> dict[str, dict[str, float]]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", help="folder of the dataset files (required unless --smoke)")
     parser.add_argument("--format", default="ml-1m-tsv")
-    parser.add_argument("--backbone", type=Path, required=True)
-    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--backbone", type=Path, help="backbone checkpoint (required unless --smoke)"
+    )
+    parser.add_argument("--variants", nargs="*", default=None, choices=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--result-name", default="steering_variants_valid", help="stem of the result JSON"
+    )
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    if args.smoke:
+        inputs = SmokeInputs(root)
+        if args.data is None:
+            args.data, args.format = str(inputs.data()), inputs.format
+        if args.backbone is None:
+            args.backbone = inputs.backbone("sasrec")
+        if args.variants is None:
+            args.variants = list(SMOKE_VARIANTS)
+    require(parser, args, "data", "backbone")
+    if args.variants is None:
+        args.variants = list(VARIANTS)
 
-    dpr = str(Path(sys.executable).with_name("dpr"))
     rows: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="dpr-variants-") as tmp:
         for name in args.variants:
             command = [
-                dpr, "train-steering",
+                "train-steering",
                 "--dataset", f"{args.format}:{args.data}",
                 "--backbone", str(args.backbone),
                 "--out", str(Path(tmp) / name),
                 "--stage", "valid", "--quiet", "--threads", str(args.threads),
+                *(SMOKE_FLAGS if args.smoke else []),
                 *VARIANTS[name],
             ]  # fmt: skip
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                print(done.stderr[-3000:], file=sys.stderr)
-                return done.returncode
-            report = json.loads(done.stdout)
+            report = run_dpr(command, in_process=args.smoke)
             rows[name] = {
                 "flags": " ".join(VARIANTS[name]),
                 "cases": report["cases"],
@@ -91,7 +128,9 @@ def main() -> int:
         "command": command_line("benchmarks.steering_variants"),
         "git_sha": git_sha(),
     }
-    write_result(args.out, body)
+    out = result_path(EXPERIMENT, args.result_name, root)
+    write_result(out, body)
+    print(f"wrote {out}")
     return 0
 
 

@@ -15,8 +15,11 @@ bigdataguide/AuraSparkTraining @ 03ebfaf1fdd7a0abd40578aa2ab72bcac51f18db :
 The probe measures the ties and how predictable the row order is, writes the reconstruction
 with each tie run put in row order (where the reconstruction knows the timestamps) under
 ``--out`` (git-ignored: derived from ML-1M), trains the committed backbone recipes on it, and
-writes ``benchmarks/results/tie_order_ml1m.json`` beside the figures of
-``backbone_ml1m.json`` (the same recipes on the reconstruction as it is).
+writes ``benchmarks/results/tie_order/tie_order_ml1m.json`` beside the figures of
+``backbone_ml1m/backbone_ml1m.json`` (the same recipes on the reconstruction as it is).
+``--smoke`` does all of it on the synthetic data of ``benchmarks.lib.synthetic`` (its
+``ratings.dat`` is the row order), with the recipes shrunk as ``benchmarks.backbone_ml1m
+--smoke`` shrinks them and the baseline checkpoints trained alike on the data as it is.
 """
 
 from __future__ import annotations
@@ -32,9 +35,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.backbone_ml1m import RECIPES
-from benchmarks.backbone_ml1m import RESULT as BACKBONE_RESULT
-from benchmarks.common import command_line, git_sha, write_result
+from benchmarks.backbone_ml1m import EXPERIMENT as BACKBONE_EXPERIMENT
+from benchmarks.backbone_ml1m import recipe
+from benchmarks.common import (
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    parse_args,
+    require,
+    result_path,
+    results_root,
+    write_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 from benchmarks.lib.tie_order import (
     order_predictability,
     reorder_ties,
@@ -54,7 +67,7 @@ from dpr_plugin.training.backbone_trainer import TrainConfig
 from dpr_plugin.training.checkpoint import load_backbone
 from dpr_plugin.training.run import train_and_save
 
-RESULT = Path(__file__).parent / "results" / "tie_order_ml1m.json"
+EXPERIMENT = "tie_order"
 _HEADER = ["user_id", "movie_id", "rating", "timestamp"]
 Pair = tuple[str, str]
 
@@ -135,10 +148,13 @@ def _by_user(order: list[Pair]) -> list[list[str]]:
     return list(per.values())
 
 
-def train(kind: str, split: LeaveOneOutSplit, args: argparse.Namespace) -> dict[str, object]:
+def train(
+    kind: str, split: LeaveOneOutSplit, args: argparse.Namespace, root: Path
+) -> dict[str, object]:
     """Trains ``kind`` with the committed recipe on the reordered data; its figures beside
-    those of the same recipe on the reconstruction as it is (``backbone_ml1m.json``)."""
-    model_kw, train_kw = RECIPES[kind]
+    those of the same recipe on the reconstruction as it is (``backbone_ml1m.json`` under
+    the results ``root``)."""
+    model_kw, train_kw = recipe(kind, args.smoke)
     model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
     _, summary = train_and_save(
         split,
@@ -146,9 +162,10 @@ def train(kind: str, split: LeaveOneOutSplit, args: argparse.Namespace) -> dict[
         TrainConfig(**train_kw),
         args.runs / kind,
         {"spec": f"ml-1m-tsv:{args.out}"},
-        progress=True,
+        progress=not args.smoke,
     )
-    committed = json.loads(BACKBONE_RESULT.read_text()) if BACKBONE_RESULT.is_file() else {}
+    backbone_result = result_path(BACKBONE_EXPERIMENT, "backbone_ml1m", root)
+    committed = json.loads(backbone_result.read_text()) if backbone_result.is_file() else {}
     base = committed.get(kind, {})
     return {
         "ties_in_row_order": {
@@ -231,43 +248,77 @@ def prepare(data: Path, row_order: Path, out: Path) -> tuple[dict[str, object], 
     return stats, changed
 
 
+def smoke_baselines(data: Path, kinds: list[str], runs: Path) -> Path:
+    """``--smoke``'s stand-in for ``benchmarks.backbone_ml1m``'s checkpoints: each of
+    ``kinds`` trained with the shrunk recipe on the data as it is, under ``runs``."""
+    split = load_split(f"ml-1m-tsv:{data}")
+    for kind in kinds:
+        if (runs / kind).is_dir():
+            continue
+        model_kw, train_kw = recipe(kind, smoke=True)
+        model_cfg = BackboneConfig(kind=kind, num_items=split.dataset.num_items, **model_kw)
+        spec = {"spec": f"ml-1m-tsv:{data}"}
+        train_and_save(split, model_cfg, TrainConfig(**train_kw), runs / kind, spec, False)
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--data", type=Path, required=True, help="the reconstruction's folder")
-    parser.add_argument("--row-order", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("runs/tie_order/ml-1m"))
+    parser.add_argument(
+        "--data", type=Path, help="the reconstruction's folder (required unless --smoke)"
+    )
+    parser.add_argument("--row-order", type=Path, help="required unless --smoke")
+    parser.add_argument("--out", type=Path, default=None, help="default runs/tie_order/ml-1m")
     parser.add_argument("--backbones", default="sasrec")
-    parser.add_argument("--runs", type=Path, default=Path("runs/tie_order"))
+    parser.add_argument("--runs", type=Path, default=None, help="default runs/tie_order")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--baseline-runs",
         type=Path,
-        default=Path("runs/ml1m"),
-        help="checkpoints of backbone_ml1m on the reconstruction as it is",
+        default=None,
+        help="checkpoints of backbone_ml1m on the reconstruction as it is (default runs/ml1m)",
     )
+    parser.add_argument("--result-name", default="tie_order_ml1m", help="stem of the result JSON")
     parser.add_argument(
         "--no-train", action="store_true", help="print the statistics, write the file; no result"
     )
     parser.add_argument(
         "--rescore", action="store_true", help="no training: evaluate the saved checkpoints"
     )
-    args = parser.parse_args(argv)
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    if args.smoke:
+        runs = root / "_runs" / EXPERIMENT
+        if args.data is None:
+            args.data = SmokeInputs(root).data()
+            args.row_order = args.row_order or args.data / "ratings.dat"
+        args.out = args.out or runs / "ml-1m"
+        args.runs = args.runs or runs
+        if args.baseline_runs is None:
+            kinds = args.backbones.split(",")
+            args.baseline_runs = smoke_baselines(args.data, kinds, runs / "as_is")
+    require(parser, args, "data", "row_order")
+    args.out = args.out or Path("runs/tie_order/ml-1m")
+    args.runs = args.runs or Path("runs/tie_order")
+    args.baseline_runs = args.baseline_runs or Path("runs/ml1m")
+    result_file = result_path(EXPERIMENT, args.result_name, root)
     torch.set_num_threads(args.threads)
     stats, changed = prepare(args.data, args.row_order, args.out)
     if args.no_train:
         return 0
     gc.collect()  # free the million row lists before training
-    result = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    result = json.loads(result_file.read_text()) if result_file.is_file() else {}
     result["statistics"] = stats
     split = load_split(f"ml-1m-tsv:{args.out}")
     as_is = load_split(f"ml-1m-tsv:{args.data}")
     for kind in args.backbones.split(","):
         if not args.rescore:
-            result[kind] = train(kind, split, args)
+            result[kind] = train(kind, split, args, root)
         elif kind not in result:
-            raise SystemExit(f"--rescore: {RESULT} has no {kind} run; train it first")
+            raise SystemExit(f"--rescore: {result_file} has no {kind} run; train it first")
         result[kind]["by_test_target"] = by_test_target(
             kind, (as_is, split), (args.baseline_runs, args.runs), changed
         )
@@ -275,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     done = "rescore_" if args.rescore else ""
     result[f"{done}command"] = command_line("benchmarks.tie_order")
     result[f"{done}git_sha"] = git_sha()
-    write_result(RESULT, result)
-    print(f"wrote {RESULT}")
+    write_result(result_file, result)
+    print(f"wrote {result_file}")
     return 0
 
 

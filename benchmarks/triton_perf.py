@@ -7,7 +7,10 @@ For each model and concurrency (1 and 8 by default) it keeps that many requests 
 statistics for the same window (per-request queue time and compute time = compute_input +
 compute_infer + compute_output, cache hits), the figures perf_analyzer prints. Every request
 carries new random prompt tokens unless the row says ``cached``, so the response cache does not
-flatter the encoder. Writes ``benchmarks/results/triton_perf.json``.
+flatter the encoder. Writes ``benchmarks/results/triton_perf/triton_perf.json`` (another stem
+with ``--result-name``). ``--smoke`` loads a tiny untrained export of the synthetic data
+(``benchmarks.lib.smoke``; or ``--repository``) into the local tritonserver and runs each row
+at concurrency 1 for 0.2 s.
 
 Note: the load generator is Python (tritonclient.grpc.aio) on the same 2 cores as the server;
 perf_analyzer (C++) cannot run here (it needs glibc 2.38).
@@ -25,22 +28,42 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import command_line, git_sha, latency_summary, write_result
+from benchmarks.common import (
+    add_smoke_arguments,
+    command_line,
+    git_sha,
+    latency_summary,
+    parse_args,
+    result_path,
+    results_root,
+    write_result,
+)
+from benchmarks.lib.smoke import SmokeInputs
 from dpr_plugin.contract import (
     DPR_STEER,
     EMBEDDING_DIM,
+    HISTORY_IDS,
+    HISTORY_LEN,
     HISTORY_LENGTH,
     PROMPT_DIM,
+    PROMPT_EMBEDDING,
     PROMPT_ENCODER,
+    PROMPT_IDS,
+    PROMPT_MASK,
+    PROMPT_STATES,
     PROMPT_TOKENS,
     SEQ_BACKBONE,
     STEERING_HEAD,
+    STRENGTH,
+    USER_EMBEDDING,
 )
 from dpr_plugin.serving.inference.triton_client import TritonBackend
 from dpr_plugin.triton_local.server import LocalTritonServer, TritonSettings
 
-RESULT = Path(__file__).parent / "results" / "triton_perf.json"
+EXPERIMENT = "triton_perf"
 VOCAB = 30522
+DEFAULTS: dict[str, object] = {"seconds": 10.0, "concurrency": "1,8", "warmup": 20}
+SMOKE_DEFAULTS: dict[str, object] = {"seconds": 0.2, "concurrency": "1", "warmup": 2}
 
 
 def _inputs(
@@ -55,14 +78,14 @@ def _inputs(
     )
     prompt[0, : len(words) + 2] = [101, *words, 102]
     parts = {
-        "HISTORY_IDS": history,
-        "HISTORY_LEN": np.array([[length]], np.int64),
-        "PROMPT_IDS": prompt,
-        "PROMPT_MASK": (prompt > 0).astype(np.int64),
-        "STRENGTH": np.ones((1, 1), np.float32),
-        "USER_EMBEDDING": rng.normal(size=(1, EMBEDDING_DIM)).astype(np.float32),
-        "PROMPT_EMBEDDING": rng.normal(size=(1, PROMPT_DIM)).astype(np.float32),
-        "PROMPT_STATES": rng.normal(size=(1, PROMPT_TOKENS, PROMPT_DIM)).astype(np.float32)
+        HISTORY_IDS.name: history,
+        HISTORY_LEN.name: np.array([[length]], np.int64),
+        PROMPT_IDS.name: prompt,
+        PROMPT_MASK.name: (prompt > 0).astype(np.int64),
+        STRENGTH.name: np.ones((1, 1), np.float32),
+        USER_EMBEDDING.name: rng.normal(size=(1, EMBEDDING_DIM)).astype(np.float32),
+        PROMPT_EMBEDDING.name: rng.normal(size=(1, PROMPT_DIM)).astype(np.float32),
+        PROMPT_STATES.name: rng.normal(size=(1, PROMPT_TOKENS, PROMPT_DIM)).astype(np.float32)
         * (prompt > 0)[:, :, None],
     }
     spec = {m.name: m for m in (DPR_STEER, SEQ_BACKBONE, PROMPT_ENCODER, STEERING_HEAD)}[model]
@@ -96,10 +119,11 @@ async def _measure(
     concurrency: int,
     seconds: float,
     make: Callable[[], dict[str, np.ndarray]],
+    warmup: int = 20,
 ) -> dict[str, object]:
     client = TritonBackend(url)
     try:
-        for _ in range(20):  # warm-up
+        for _ in range(warmup):
             await client.infer(model, make())
         before = _stats_totals(await client.statistics(model), model)
         latencies: list[float] = []
@@ -141,11 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repository", type=Path, default=Path("triton_models"))
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--repository", type=Path, default=None, help="default triton_models")
+    parser.add_argument("--seconds", type=float, default=None, help="per cell; default 10")
+    parser.add_argument("--concurrency", default=None, help="default 1,8")
+    parser.add_argument("--warmup", type=int, default=None, help="requests per cell; default 20")
     parser.add_argument("--triton-venv", type=Path, default=TritonSettings().venv)
-    args = parser.parse_args(argv)
+    parser.add_argument("--result-name", default="triton_perf", help="stem of the result JSON")
+    add_smoke_arguments(parser)
+    args = parse_args(parser, argv)
+    root = results_root(args)
+    for name, value in (SMOKE_DEFAULTS if args.smoke else DEFAULTS).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.repository is None:
+        args.repository = SmokeInputs(root).repository() if args.smoke else Path("triton_models")
     items = json.loads((args.repository / "seq_backbone" / "1" / "items.json").read_text())
     num_items = len(items["item_ids"])
     rows = [
@@ -168,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                         concurrency,
                         args.seconds,
                         lambda m=model, r=rng, c=cached: _inputs(m, r, num_items, c),
+                        args.warmup,
                     )
                 )
                 result[key][f"c{concurrency}"] = figures
@@ -179,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     result["command"] = command_line("benchmarks.triton_perf")
     result["git_sha"] = git_sha()
-    write_result(RESULT, result)
+    out = result_path(EXPERIMENT, args.result_name, root)
+    write_result(out, result)
+    print(f"wrote {out}")
     return 0
 
 

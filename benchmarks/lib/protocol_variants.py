@@ -4,10 +4,10 @@ The paper's positive-steering figure (NDCG@10 0.5748, +71.84 % over its filter b
 from a protocol whose details are not known. Three choices move the figures most and are
 cheap to vary on scores a run already has:
 
-  * **history in the ranking**: DESIGN.md keeps the user's history items in the ranking; most
-    papers (RecBole's full sort) remove them (``remove_seen``). Removal applies to every
-    method, so the post-filter's top ``depth`` is then the top of the unseen items, as a
-    platform that sets ``exclude_seen`` would see it;
+  * **history in the ranking**: our protocol (docs/evaluation.md) keeps the user's history
+    items in the ranking; most papers (RecBole's full sort) remove them (``remove_seen``).
+    Removal applies to every method, so the post-filter's top ``depth`` is then the top of the
+    unseen items, as a platform that sets ``exclude_seen`` would see it;
   * **post-filter depth**: how many backbone items the rule is applied to (``postfilter``'s
     ``depth``; the issue's baseline uses 100). A shallow recall stage loses every target it
     did not retrieve, which makes the baseline weaker and every ratio over it larger;

@@ -6,6 +6,8 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.common import add_smoke_arguments, require, results_root
+from benchmarks.lib.smoke import SmokeInputs
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.data.split import LeaveOneOutSplit
 from dpr_plugin.models.backbone import SequentialBackbone
@@ -44,11 +46,30 @@ def load_head(head_dir: Path, data: str, data_format: str) -> LoadedHead:
 
 def add_head_arguments(parser: argparse.ArgumentParser, result_name: str) -> None:
     """The flags of a benchmark that reads trained heads: ``--data``, ``--format``,
-    ``--heads``, ``--threads`` and ``--result-name`` (default ``result_name``)."""
-    parser.add_argument("--data", required=True)
+    ``--heads``, ``--threads``, ``--result-name`` (default ``result_name``), ``--smoke`` and
+    ``--results-dir``."""
+    parser.add_argument("--data", help="folder of the dataset files (required unless --smoke)")
     parser.add_argument("--format", default="ml-1m-tsv")
-    parser.add_argument("--heads", nargs="+", type=Path, required=True)
+    parser.add_argument(
+        "--heads", nargs="+", type=Path, help="steering checkpoints (required unless --smoke)"
+    )
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument(
-        "--result-name", default=result_name, help="stem of the result files under results/"
+        "--result-name", default=result_name, help="stem of the result files in its folder"
     )
+    add_smoke_arguments(parser)
+
+
+def head_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    """The results root of this run; with ``--smoke``, ``--data``/``--format`` and
+    ``--heads`` not given are set to the synthetic data and a SASRec and a GRU4Rec head on
+    it (``benchmarks.lib.smoke``)."""
+    root = results_root(args)
+    if args.smoke:
+        inputs = SmokeInputs(root)
+        if args.data is None:
+            args.data, args.format = str(inputs.data()), inputs.format
+        if args.heads is None:
+            args.heads = [inputs.head("sasrec"), inputs.head("gru4rec")]
+    require(parser, args, "data", "heads")
+    return root

@@ -154,9 +154,9 @@ def evaluate_steering(
     per_tag: bool = False,
     strength: float = 1.0,
 ) -> dict[str, object]:
-    """Report in the shape of ``benchmarks/results/steering_ml1m.json`` for one backbone;
-    with ``per_tag``, also ``report[task]["per_tag"][tag]``: the same figures on each tag's
-    cases (for the per-tag plot). ``report["tag_share@10"]``: every user asked for every tag
+    """Report in the shape of ``benchmarks/results/steering_ml1m/steering_ml1m.json`` for one
+    backbone; with ``per_tag``, also ``report[task]["per_tag"][tag]``: the same figures on each
+    tag's cases (for the per-tag plot). ``report["tag_share@10"]``: every user asked for every tag
     with the first trained phrasing. ``strength``: the steering strength of DPR, hybrid and the
     held-out phrasings (1 = as trained). ``report[task]["ratio_ci95"]["dpr/filter"]``: the
     95 % interval of that NDCG@10 ratio over resampled cases (``paired_ratio``), likewise for

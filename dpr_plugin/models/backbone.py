@@ -45,9 +45,10 @@ class BackboneConfig:
             along it lifts the tag's items together (what steering does), and an item seen
             a handful of times is placed by its tags. Off by default. Bundled data (the main
             job turns it on): the tag's share of a steered top 10, "more X" 0.58 -> 0.90,
-            "no X" 0.08 -> 0.03 (``benchmarks/results/tag_embeddings_bundled.json``); ML-1M:
-            backbones within seed noise, GRU4Rec's negative steering 0.95x -> 1.03x the filter
-            (``steering_ml1m_tag_embeddings_gru4rec.json``).
+            "no X" 0.08 -> 0.03 (``tag_embeddings_bundled/tag_embeddings_bundled.json`` under
+            ``benchmarks/results/``); ML-1M: backbones within seed noise, GRU4Rec's negative
+            steering 0.95x -> 1.03x the filter
+            (``steering_ml1m/steering_ml1m_tag_embeddings_gru4rec.json``).
         num_tags: T, the number of tags (dataset tag order); needed with ``tag_embeddings``.
     """
 
