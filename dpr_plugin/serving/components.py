@@ -37,6 +37,7 @@ class ServingComponents:
     pipeline: SteeringPipeline
 
     async def close(self) -> None:
+        await self.pipeline.close()
         await self.history.close()
         await self.index.close()
         await self.backends.close()

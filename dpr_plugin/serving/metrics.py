@@ -3,7 +3,7 @@ what prompts were understood as. Each service owns its registry (tests run sever
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 STAGES = ("history", "tokenize", "infer", "search", "total")
 _BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -58,6 +58,12 @@ class ServiceMetrics:
             "dpr_steer_fallbacks",
             "Requests served unsteered because the steering path failed, by cause",
             ["cause"],
+            registry=self.registry,
+        )
+        self.circuit_open = Gauge(
+            "dpr_inference_circuit_open",
+            "1 while the primary inference backend's circuit is open (calls go to the "
+            "in-process fallback), else 0",
             registry=self.registry,
         )
         self.triton_restarts = Counter(

@@ -8,6 +8,7 @@ backend (Triton) is down altogether, the unsteered user vector comes from the fa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -39,6 +40,7 @@ from dpr_plugin.errors import (
 from dpr_plugin.serving.history.base import HistoryStore
 from dpr_plugin.serving.index.base import ItemIndex, Match, SearchFilter
 from dpr_plugin.serving.inference.base import InferenceBackend
+from dpr_plugin.serving.inference.breaker import CircuitBreaker
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.model_bundle import ModelBundle
 from dpr_plugin.serving.rate_limited_log import RateLimitedLog
@@ -87,15 +89,19 @@ class PipelineSettings:
         fallback_log_interval_s: At most one fallback WARNING per this many seconds, with the
             count of those left out (a dead Triton under load fell back 1,413 times in 5 s;
             every one is counted in ``dpr_steer_fallbacks_total``).
-        max_fallbacks_in_flight: Most in-process backbone runs at once; a call beyond it is
-            BackendUnavailableError at once (an overloaded Triton must not turn every request
-            into a CPU-bound in-process run: 538 of them ran during one burst).
+        max_fallbacks_in_flight: Most in-process backbone runs at once; a call beyond it
+            waits for a slot within its time, else is BackendUnavailableError (an overloaded
+            Triton must not turn every request into a concurrent CPU-bound run: 538 of them
+            ran during one burst).
+        breaker_failures: Consecutive failures of the primary backend that open its circuit
+            breaker (``inference/breaker.py``), when there is a fallback to serve from.
     """
 
     steering_budget_s: float = 0.25
     search_reserve_s: float = 0.02
     fallback_log_interval_s: float = 10.0
     max_fallbacks_in_flight: int = 2
+    breaker_failures: int = 3
 
 
 class _Clock:
@@ -151,7 +157,12 @@ class SteeringPipeline:
         self.metrics = metrics or ServiceMetrics()
         self.settings = settings or PipelineSettings()
         self._fallback_log = RateLimitedLog(log, self.settings.fallback_log_interval_s)
-        self._fallbacks_in_flight = 0  # one event loop: no lock needed
+        self._fallback_slots: asyncio.Semaphore | None = None
+        self.breaker = CircuitBreaker(
+            backend,
+            self.settings.breaker_failures,
+            on_change=lambda is_open: self.metrics.circuit_open.set(int(is_open)),
+        )
 
     async def steer(self, query: SteerQuery, deadline: float | None = None) -> SteerResult:
         """Answers one request; ``deadline`` is a ``time.monotonic()`` instant or ``None``.
@@ -180,22 +191,35 @@ class SteeringPipeline:
 
         understood = Understanding()
         fallback_reason = ""
-        if query.prompt:
+        # an open circuit: the primary backend failed repeatedly, its probe has not seen it
+        # ready again; go straight to the in-process fallback instead of waiting out a budget
+        skip_primary = self.fallback is not None and self.breaker.is_open
+        if query.prompt and not skip_primary:
             path = ServedPath.COLD_START if not known else ServedPath.STEERED
             try:
                 user, served, understood = await self._steered(query, tensors, clock)
+                self.breaker.record_success()
             except (InferenceError, BackendUnavailableError) as exc:
+                self.breaker.record_failure()
                 fallback_reason = _reason_code(exc)
                 cause = "timeout" if isinstance(exc, InferenceTimeoutError) else type(exc).__name__
                 self.metrics.fallbacks.labels(cause).inc()
                 self._fallback_log.warning("steering failed (%s); serving unsteered", exc)
                 path = ServedPath.FALLBACK_UNSTEERED
-                user, note = await self._unsteered(tensors, clock)
+                # one budget per request: after a failed steered call the backbone runs
+                # in-process, not on the same (maybe hung) server again
+                user, note = await self._unsteered(tensors, clock, self.fallback is None)
                 served = user
                 fallback_reason = "; ".join(filter(None, (fallback_reason, note)))
+        elif query.prompt:
+            self.metrics.fallbacks.labels("circuit_open").inc()
+            path = ServedPath.FALLBACK_UNSTEERED
+            user, note = await self._unsteered(tensors, clock, try_primary=False)
+            served = user
+            fallback_reason = f"{STEERING_UNAVAILABLE}; {note}"
         else:
             path = ServedPath.UNSTEERED
-            user, fallback_reason = await self._unsteered(tensors, clock)
+            user, fallback_reason = await self._unsteered(tensors, clock, not skip_primary)
             served = user
         clock.lap("infer")
 
@@ -274,35 +298,59 @@ class SteeringPipeline:
         return user, steered, understood
 
     async def _unsteered(
-        self, tensors: dict[str, np.ndarray], clock: _Clock
+        self, tensors: dict[str, np.ndarray], clock: _Clock, try_primary: bool = True
     ) -> tuple[np.ndarray, str]:
-        """The backbone's user vector: primary backend (within the steering budget, so a hung
-        server cannot hold the request), else the fallback backend; and a note if it fell back."""
-        budget = clock.left(self.settings.steering_budget_s)
-        try:
-            out = await self.backend.infer(SEQ_BACKBONE.name, tensors, timeout_s=budget)
-            return out[USER_EMBEDDING.name][0], ""
-        except (InferenceError, BackendUnavailableError) as exc:
-            if self.fallback is None:
-                raise BackendUnavailableError(f"inference backend: {exc}") from exc
-            if self._fallbacks_in_flight >= self.settings.max_fallbacks_in_flight:
-                self.metrics.fallbacks.labels("fallback_busy").inc()
-                raise BackendUnavailableError(
-                    f"inference backend: {exc}; in-process fallback busy "
-                    f"({self._fallbacks_in_flight} running)"
-                ) from exc
-            self.metrics.fallbacks.labels("backbone_in_process").inc()
-            self._fallbacks_in_flight += 1
+        """The backbone's user vector: the primary backend (within the steering budget, so a
+        hung server cannot hold the request) unless told to skip it, else the fallback; and a
+        note when the fallback served it."""
+        first: Exception | None = None
+        if try_primary:
+            budget = clock.left(self.settings.steering_budget_s)
             try:
-                out = await self.fallback.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
-            except (InferenceError, BackendUnavailableError) as second:
-                raise BackendUnavailableError(
-                    f"inference backend: {exc}; in-process fallback: {second}"
-                ) from second
-            finally:
-                self._fallbacks_in_flight -= 1
-            self._fallback_log.warning("backbone served in-process (%s)", exc)
-            return out[USER_EMBEDDING.name][0], BACKBONE_IN_PROCESS
+                out = await self.backend.infer(SEQ_BACKBONE.name, tensors, timeout_s=budget)
+                self.breaker.record_success()
+                return out[USER_EMBEDDING.name][0], ""
+            except (InferenceError, BackendUnavailableError) as exc:
+                self.breaker.record_failure()
+                if self.fallback is None:
+                    raise BackendUnavailableError(f"inference backend: {exc}") from exc
+                first = exc
+                self._fallback_log.warning("backbone served in-process (%s)", exc)
+        if self.fallback is None:
+            raise BackendUnavailableError("inference backend: no fallback to serve from")
+        return await self._in_process(tensors, clock, first), BACKBONE_IN_PROCESS
+
+    async def _in_process(
+        self, tensors: dict[str, np.ndarray], clock: _Clock, cause: Exception | None
+    ) -> np.ndarray:
+        """The user vector from the fallback, at most ``max_fallbacks_in_flight`` runs at once:
+        a call waits for a slot (within its time) rather than adding a CPU-bound run."""
+        assert self.fallback is not None
+        if self._fallback_slots is None:  # made in the running loop
+            self._fallback_slots = asyncio.Semaphore(self.settings.max_fallbacks_in_flight)
+        try:
+            # within the caller's deadline; without one, at most a steering budget
+            wait = clock.left() if clock.deadline is not None else self.settings.steering_budget_s
+            await asyncio.wait_for(self._fallback_slots.acquire(), wait)
+        except TimeoutError:
+            self.metrics.fallbacks.labels("fallback_busy").inc()
+            raise BackendUnavailableError(
+                f"inference backend: {cause}; in-process fallback busy"
+            ) from cause
+        self.metrics.fallbacks.labels("backbone_in_process").inc()
+        try:
+            out = await self.fallback.infer(SEQ_BACKBONE.name, tensors, timeout_s=clock.left())
+        except (InferenceError, BackendUnavailableError) as second:
+            raise BackendUnavailableError(
+                f"inference backend: {cause}; in-process fallback: {second}"
+            ) from second
+        finally:
+            self._fallback_slots.release()
+        return out[USER_EMBEDDING.name][0]
+
+    async def close(self) -> None:
+        """Stops the circuit breaker's probe."""
+        await self.breaker.close()
 
     def _filter(
         self, query: SteerQuery, known: list[int], understood: Understanding

@@ -198,6 +198,15 @@ class LocalTritonServer:
         waited = self.settings.startup_timeout_s
         raise TritonStartError(f"tritonserver not ready after {waited:.0f}s:\n{self.log_tail()}")
 
+    def is_ready(self, timeout_s: float = 1.0) -> bool:
+        """True when the server answers its readiness endpoint within ``timeout_s``."""
+        url = f"http://127.0.0.1:{self.http_port}/v2/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return False
+
     def is_running(self) -> bool:
         """True while the process is alive."""
         return self._process is not None and self._process.poll() is None

@@ -69,6 +69,7 @@ class FakeService:
             return
         self._stopped = True
         await drain_and_stop(self.server, self.health, drain_s, grace_s)
+        await self.pipeline.close()
         await self.pipeline.history.close()
 
     def close(self) -> None:

@@ -41,17 +41,26 @@ def test_a_burst_beyond_the_in_flight_limit_is_shed_at_once() -> None:
     assert max(seconds for _, seconds in answers) < 2.0
 
 
-def test_in_process_fallbacks_are_bounded_when_the_server_fails() -> None:
-    service = FakeService(down=True, fallback_delay_s=0.3)  # each in-process run takes 0.3 s
+def test_in_process_fallbacks_run_at_most_two_at_once_and_still_answer() -> None:
+    service = FakeService(down=True, fallback_delay_s=0.05)  # each in-process run takes 50 ms
     try:
         answers = _burst(service, 12, timeout_s=5.0)
-        fallbacks = service.pipeline.metrics.fallbacks
-        ran = fallbacks.labels("backbone_in_process")._value.get()
-        busy = fallbacks.labels("fallback_busy")._value.get()
+        fallback = service.pipeline.fallback
+        ran = service.pipeline.metrics.fallbacks.labels("backbone_in_process")._value.get()
+    finally:
+        service.close()
+    assert [code for code, _ in answers] == ["OK"] * 12
+    assert ran == 12 and fallback.most_running == 2  # queued for a slot, not run at once
+
+
+def test_calls_waiting_for_a_fallback_slot_give_up_at_their_deadline() -> None:
+    service = FakeService(down=True, fallback_delay_s=1.0)  # each in-process run takes 1 s
+    try:
+        answers = _burst(service, 6, timeout_s=0.6)
+        fallback = service.pipeline.fallback
     finally:
         service.close()
     codes = [code for code, _ in answers]
-    assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
-    assert ran == codes.count("OK") and busy == codes.count("UNAVAILABLE") == 12 - ran
-    assert ran < 12
-    assert max(seconds for code, seconds in answers if code == "UNAVAILABLE") < 0.3
+    assert set(codes) <= {"UNAVAILABLE", "DEADLINE_EXCEEDED"}, codes
+    assert fallback.most_running == 2  # the others waited for a slot, none ran beside them
+    assert max(seconds for _, seconds in answers) < 1.0

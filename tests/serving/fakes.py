@@ -100,7 +100,10 @@ class FakeBackend:
     Args:
         tokenizer: The bundle's tokenizer (to read the prompt back from its ids).
         down: Every call raises BackendUnavailableError (a dead Triton).
-        backbone_delay_s: ``seq_backbone`` takes this long (a CPU-bound in-process run).
+        backbone_delay_s: ``seq_backbone`` takes this long (a CPU-bound in-process run);
+            ``most_running`` records how many ran at once.
+
+    Set ``hung`` to make every call and readiness check wait forever (a stopped server).
         steer_delay_s: ``dpr_steer`` takes this long (a hung or overloaded server); past the
             caller's timeout it raises InferenceTimeoutError, as both real backends do.
     """
@@ -116,19 +119,32 @@ class FakeBackend:
         self.down = down
         self.steer_delay_s = steer_delay_s
         self.backbone_delay_s = backbone_delay_s
+        self.hung = False
         self.calls: list[str] = []
+        self.running = 0
+        self.most_running = 0
 
     async def infer(
         self, model: str, inputs: Mapping[str, np.ndarray], timeout_s: float | None = None
     ) -> dict[str, np.ndarray]:
         self.calls.append(model)
+        if self.hung:  # answers nothing, refuses nothing (kill -STOP)
+            try:
+                await asyncio.wait_for(asyncio.sleep(3600), timeout_s)
+            except TimeoutError:
+                raise InferenceTimeoutError(model, f"no answer within {timeout_s}s") from None
         if self.down:
             raise BackendUnavailableError(
                 f"{model}: ipv4:127.0.0.1:52861: Failed to connect to remote host"
             )
         assert int(inputs[HISTORY_LEN.name][0, 0]) >= 0
         if model == SEQ_BACKBONE.name:
-            await asyncio.sleep(self.backbone_delay_s)
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+            try:
+                await asyncio.sleep(self.backbone_delay_s)
+            finally:
+                self.running -= 1
             return {USER_EMBEDDING.name: USER[None, :].copy()}
         assert model == DPR_STEER.name, model
         if self.steer_delay_s:
@@ -148,6 +164,8 @@ class FakeBackend:
         }
 
     async def is_ready(self) -> bool:
+        if self.hung:
+            await asyncio.sleep(3600)
         return not self.down
 
     async def close(self) -> None:
