@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import functools
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -112,6 +113,32 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_pem(flag: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise DprError(f"{flag}: cannot read {path}: {exc.strerror}") from None
+
+
+def _channel(args: argparse.Namespace):
+    """A plaintext channel, or TLS with ``--tls-ca`` (and a client certificate for mutual
+    TLS with ``--tls-cert``/``--tls-key``)."""
+    import grpc
+
+    if not args.tls_ca:
+        if args.tls_cert or args.tls_key:
+            raise DprError("--tls-cert, --tls-key: need --tls-ca (the server's CA)")
+        return grpc.insecure_channel(args.target)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise DprError("--tls-cert, --tls-key: give both or neither")
+    credentials = grpc.ssl_channel_credentials(
+        _read_pem("--tls-ca", args.tls_ca),
+        _read_pem("--tls-key", args.tls_key) if args.tls_key else None,
+        _read_pem("--tls-cert", args.tls_cert) if args.tls_cert else None,
+    )
+    return grpc.secure_channel(args.target, credentials)
+
+
 def _cmd_steer(args: argparse.Namespace) -> int:
     import grpc
     from google.protobuf.json_format import MessageToDict
@@ -121,7 +148,9 @@ def _cmd_steer(args: argparse.Namespace) -> int:
 
     prompts = args.prompt or [""]
     responses = []
-    with grpc.insecure_channel(args.target) as channel:
+    token = args.token or os.environ.get("DPR_TOKEN", "")
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
+    with _channel(args) as channel:
         stub = pb_grpc.SteeringServiceStub(channel)
         for prompt in prompts:
             request = pb.SteerRequest(user_id=args.user, prompt=prompt, top_k=args.top_k)
@@ -133,7 +162,7 @@ def _cmd_steer(args: argparse.Namespace) -> int:
                 f"NEGATIVE_MODE_{args.negative_mode.upper()}"
             )
             try:
-                responses.append(stub.Steer(request, timeout=args.timeout))
+                responses.append(stub.Steer(request, timeout=args.timeout, metadata=metadata))
             except grpc.RpcError as exc:
                 raise DprError(f"{exc.code().name}: {exc.details()}") from None
     if args.json:
@@ -248,5 +277,11 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
         "--strength", type=float, default=None, help="0..4; absent: the export's default"
     )
     steer.add_argument("--timeout", type=float, default=5.0)
+    steer.add_argument(
+        "--token", default="", help="bearer token (default: the DPR_TOKEN variable, else none)"
+    )
+    steer.add_argument("--tls-ca", default="", help="PEM CA of the server's certificate: TLS")
+    steer.add_argument("--tls-cert", default="", help="PEM client certificate: mutual TLS")
+    steer.add_argument("--tls-key", default="", help="PEM key of --tls-cert")
     steer.add_argument("--json", action="store_true", help="print the response as JSON")
     steer.set_defaults(func=_cmd_steer)

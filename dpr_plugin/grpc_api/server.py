@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from dpr_plugin.errors import ConfigError
+from dpr_plugin.grpc_api.auth import BearerTokenInterceptor, TokenCheck, load_tokens
 from dpr_plugin.grpc_api.handlers import SERVICE_NAME, steering_handler
 from dpr_plugin.grpc_api.health import DrainingHealthServicer
 from dpr_plugin.grpc_api.log_safety import PromptDigest
@@ -39,16 +42,73 @@ __all__ = ["ServeSettings", "SteeringServer", "create_server"]
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How ``create_server`` builds its server.
+
+    Attributes:
+        digest: Names prompts in the access log (a random key when ``None``).
+        max_in_flight: Calls worked on at once before shedding.
+        credentials: TLS (or mutual TLS) credentials; ``None`` serves plaintext.
+        tokens: The bearer-token check; ``None`` lets calls through without a token.
+    """
+
+    digest: PromptDigest | None = None
+    max_in_flight: int = 64
+    credentials: grpc.ServerCredentials | None = None
+    tokens: TokenCheck | None = None
+
+
+def _read(setting: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot read {path}: {exc.strerror}") from None
+
+
+def server_options(settings: ServeSettings) -> ServerOptions:
+    """The options the settings name: TLS files read, tokens loaded, and the rule that a
+    non-loopback host needs TLS or tokens unless ``insecure``.
+
+    Raises:
+        ConfigError: naming the setting whose file cannot be read or is malformed, or ``host``.
+    """
+    credentials = None
+    if settings.tls_cert:
+        client_ca = (
+            _read("tls_client_ca", settings.tls_client_ca) if settings.tls_client_ca else None
+        )
+        credentials = grpc.ssl_server_credentials(
+            [(_read("tls_key", settings.tls_key), _read("tls_cert", settings.tls_cert))],
+            root_certificates=client_ca,
+            require_client_auth=client_ca is not None,
+        )
+    tokens = load_tokens(settings.auth_tokens_file)
+    if settings.host not in LOOPBACK_HOSTS and not (credentials or tokens or settings.insecure):
+        raise ConfigError(
+            f"host: {settings.host} is not loopback, and calls would need neither TLS "
+            "(--tls-cert, --tls-key) nor a token (--auth-tokens-file, DPR_SERVE_AUTH_TOKENS); "
+            "--insecure true serves it anyway"
+        )
+    return ServerOptions(
+        PromptDigest(settings.log_digest_key),
+        settings.max_in_flight,
+        credentials,
+        TokenCheck(tokens) if tokens else None,
+    )
+
+
 def create_server(
     pipeline: SteeringPipeline,
     host: str,
     port: int,
     health_servicer: health.aio.HealthServicer,
-    digest: PromptDigest | None = None,
-    max_in_flight: int = 64,
+    options: ServerOptions | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """A server with the steering service, health and reflection, bound to ``host:port``
-    (``digest`` names prompts in the access log).
+    """A server with the steering service, health and reflection, bound to ``host:port``.
 
     Returns:
         The (not yet started) server and the port it bound (the OS's pick for port 0).
@@ -56,21 +116,32 @@ def create_server(
     Raises:
         ConfigError: The address cannot be bound.
     """
+    options = options or ServerOptions()
+    interceptors = []
+    if options.tokens is not None:
+        refused = pipeline.metrics.refused
+        interceptors.append(
+            BearerTokenInterceptor(options.tokens, lambda code: refused.labels(code.name).inc())
+        )
     # No SO_REUSEPORT: a second server on a port in use must fail to bind, not share the port
     # (the kernel would split calls between two processes, maybe two model versions).
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    servicer = SteeringServicer(pipeline, digest)
-    server.add_generic_rpc_handlers((steering_handler(servicer, max_in_flight),))
+    server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
+    servicer = SteeringServicer(pipeline, options.digest)
+    server.add_generic_rpc_handlers((steering_handler(servicer, options.max_in_flight),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
     )
+    address = f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(f"{host}:{port}")
+        if options.credentials is not None:
+            bound = server.add_secure_port(address, options.credentials)
+        else:
+            bound = server.add_insecure_port(address)
     except RuntimeError:  # grpcio raises where older versions returned 0
         bound = 0
     if bound == 0:
-        raise ConfigError(f"port: cannot bind {host}:{port} (in use, or not an address here)")
+        raise ConfigError(f"port: cannot bind {address} (in use, or not an address here)")
     return server, bound
 
 
@@ -136,17 +207,13 @@ class SteeringServer:
         """Builds the components (or takes the given ones), binds, serves; returns the port.
         On failure everything already started (a launched tritonserver included) is stopped."""
         try:
+            options = server_options(self.settings)  # before anything starts: files, host rule
             self.components = await build_components(
                 self.settings, self.metrics, self.launcher, backends, index, history
             )
             host, port = self.settings.host, self.settings.port
             self._server, self.port = create_server(
-                self.components.pipeline,
-                host,
-                port,
-                self._health,
-                PromptDigest(self.settings.log_digest_key),
-                self.settings.max_in_flight,
+                self.components.pipeline, host, port, self._health, options
             )
             await self._server.start()
             if self.settings.metrics_port >= 0:

@@ -47,6 +47,12 @@ class ServiceMetrics:
             ["method"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            "dpr_refused_requests",
+            "Calls refused by the token check, by status (UNAUTHENTICATED, PERMISSION_DENIED)",
+            ["code"],
+            registry=self.registry,
+        )
         self.shed = Counter(
             "dpr_shed_requests",
             "Calls answered RESOURCE_EXHAUSTED because max_in_flight calls were being worked on, "

@@ -35,6 +35,15 @@ class ServeSettings:
         drain_s: On SIGTERM, how long health says NOT_SERVING while calls are still taken
             (a load balancer's time to move traffic away) before the port closes.
         grace_s: Time calls still in flight get once the port has closed.
+        tls_cert: PEM certificate (chain) the server presents; with ``tls_key``, the port
+            speaks TLS only.
+        tls_key: PEM private key of ``tls_cert``.
+        tls_client_ca: PEM CA certificate(s): clients must present a certificate one of
+            them signed (mutual TLS); needs ``tls_cert``.
+        auth_tokens_file: Bearer tokens with scopes (``grpc_api/auth.py``); entries also come
+            from ``DPR_SERVE_AUTH_TOKENS``. Without any, calls need no token.
+        insecure: Serve a non-loopback ``host`` without TLS and without tokens (refused
+            otherwise, so a service is not exposed by a mistyped address).
         log_digest_key: Key of the prompt digest in logs (an HMAC, so a common prompt cannot
             be recovered by hashing candidates); empty draws a random key per process. Set
             one (by variable, not flag, so it stays out of the process list) to correlate
@@ -58,6 +67,11 @@ class ServeSettings:
     max_fallbacks_in_flight: int = 2
     drain_s: float = 2.0
     grace_s: float = 5.0
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    auth_tokens_file: str = ""
+    insecure: bool = False
     log_digest_key: str = ""
 
     def __post_init__(self) -> None:
@@ -70,5 +84,9 @@ class ServeSettings:
             raise ConfigError("drain_s, grace_s: must be >= 0")
         if self.steering_budget_ms <= 0 or self.index_timeout_ms <= 0:
             raise ConfigError("steering_budget_ms, index_timeout_ms: must be > 0")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("tls_cert, tls_key: give both or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("tls_client_ca: mutual TLS needs tls_cert and tls_key too")
         if self.in_process and self.triton_url:
             raise ConfigError("in_process: cannot be combined with triton_url")

@@ -13,7 +13,7 @@ import pytest
 
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 from dpr_plugin.grpc_api.health import DrainingHealthServicer
-from dpr_plugin.grpc_api.server import create_server, drain_and_stop
+from dpr_plugin.grpc_api.server import ServerOptions, create_server, drain_and_stop
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.pipeline import SteeringPipeline
 from tests.serving.fakes import FakeBackend, FakeHistory, FakeIndex, fake_bundle
@@ -32,6 +32,7 @@ class FakeService:
         history: object | None = None,
         max_in_flight: int = 64,
         fallback_delay_s: float = 0.0,
+        options: ServerOptions | None = None,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -51,13 +52,18 @@ class FakeService:
 
         async def start() -> tuple[grpc.aio.Server, int]:
             server, port = create_server(
-                self.pipeline, "127.0.0.1", 0, self.health, max_in_flight=max_in_flight
+                self.pipeline,
+                "127.0.0.1",
+                0,
+                self.health,
+                options or ServerOptions(max_in_flight=max_in_flight),
             )
             await server.start()
             return server, port
 
         self.server, self.port = self.run(start())
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.target = f"127.0.0.1:{self.port}"
+        self.channel = grpc.insecure_channel(self.target)
         self.stub = pb_grpc.SteeringServiceStub(self.channel)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
