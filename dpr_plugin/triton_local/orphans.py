@@ -6,7 +6,10 @@
   server is gone and exit too. If ``dpr serve`` is killed (SIGKILL, the OOM killer, a SIGHUP it
   does not handle), nothing of the server is left after 1.6-1.8 s (measured,
   ``tests/hardening/test_orphans.py``); with SIGTERM instead, the server's own orderly shutdown
-  took 2.8-3.8 s, too close to the 5 s the service promises.
+  took 2.8-3.8 s, too close to the 5 s the service promises. The kernel ties the signal to the
+  *thread* that started the server, not to the process: a server restarted from a worker thread
+  would die with that thread. So every server is started from one thread that lives as long as
+  the process (``spawn``).
 * **Stale workspaces.** Each server's workspace (``dpr_triton_*`` under the temp directory)
   records its owner's and its server's pids. A start reclaims the workspaces whose owner is
   gone: it kills what is left of their server's process group (a server from a version
@@ -22,9 +25,12 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,15 @@ def dies_with_parent(command: list[str]) -> list[str]:
     if not sys.platform.startswith("linux"):
         return command
     return [sys.executable, "-c", _EXEC_WITH_PDEATHSIG, str(os.getpid()), *command]
+
+
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="dpr-triton-spawn")
+"""The one thread every local tritonserver is started from (lives as long as the process)."""
+
+
+def spawn(command: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(dies_with_parent(command), **popen)``, from the spawner thread."""
+    return _SPAWNER.submit(subprocess.Popen, dies_with_parent(command), **popen).result()
 
 
 def record_owner(workspace: Path, server_pid: int, shm_prefix: str) -> None:

@@ -26,9 +26,9 @@ from dpr_plugin.manifest import version_dir
 from dpr_plugin.triton_local.environment import TritonInstall, build_workspace, ensure_install
 from dpr_plugin.triton_local.orphans import (
     WORKSPACE_PREFIX,
-    dies_with_parent,
     reclaim_stale_workspaces,
     record_owner,
+    spawn,
 )
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,8 @@ class LocalTritonServer:
             f"--log-verbose={self.settings.log_verbose}",
         ]
         with self.log_path.open("wb") as sink:
-            self._process = subprocess.Popen(
-                dies_with_parent(command),
+            self._process = spawn(
+                command,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=self._install.environment(),

@@ -71,6 +71,11 @@ SERVICE_SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
         "triton_perf/triton_perf.json",
         {"dpr_steer", "seq_backbone", "prompt_encoder", "steering_head", "prompt_encoder_cached"},
     ),
+    "faults": (
+        ["--hung-seconds", "12"],
+        "faults/faults.json",
+        {"burst", "hung_triton", "sigterm_drain", "parent_killed", "targets"},
+    ),
 }
 
 
@@ -133,13 +138,20 @@ def test_smoke(name: str, root: Path) -> None:
 
 
 @pytest.mark.parametrize("exported", ["sasrec"], indirect=True)
-@pytest.mark.parametrize("name", list(SERVICE_SMOKES))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n == "faults" else n for n in SERVICE_SMOKES],
+)
 def test_smoke_of_a_service(name: str, root: Path, exported: tuple) -> None:
     extra, result, keys = SERVICE_SMOKES[name]
     body = smoke(name, root, [*extra, "--repository", str(exported[3])], result, keys)
     if name == "serving":
         assert body["errors_all_runtimes"] == 0
         assert body["requests_all_runtimes"] > 0
+    elif name == "faults":  # what does not depend on the machine's speed
+        assert body["parent_killed"]["orphaned_processes"] == 0
+        assert body["sigterm_drain"]["failed_in_flight"] == 0
+        assert body["burst"]["answered_or_shed_within_deadline"]
     else:
         assert body["dpr_steer"]["c1"]["errors"] == 0
 
