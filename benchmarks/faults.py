@@ -31,7 +31,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +50,7 @@ from benchmarks.common import (
     write_result,
 )
 from benchmarks.lib.smoke import SmokeInputs
-from benchmarks.serving import smoke_histories
+from benchmarks.serving import Service, smoke_histories
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 
@@ -59,34 +58,11 @@ EXPERIMENT = "faults"
 PROMPT = "more comedies"
 
 
-class Served:
-    """``dpr serve`` with its local tritonserver in a subprocess, on free ports."""
+class Served(Service):
+    """``dpr serve`` with its local tritonserver, a 2 s drain window and ``/metrics``."""
 
     def __init__(self, repository: Path, history_url: str, workdir: Path, name: str) -> None:
-        ready = workdir / f"ready-{name}"
-        self.log = workdir / f"serve-{name}.log"
-        command = [
-            str(Path(sys.executable).with_name("dpr")),
-            "serve",
-            "--repository", str(repository),
-            "--index-dir", str(workdir / "index"),
-            "--history-url", history_url,
-            "--port", "0",
-            "--metrics-port", "0",
-            "--drain-s", "2",
-            "--ready-file", str(ready),
-        ]  # fmt: skip
-        with self.log.open("wb") as sink:
-            self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
-        while not ready.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"dpr serve did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        self.target = f"127.0.0.1:{ready.read_text().strip()}"
-        found = re.search(r"metrics :(\d+)", self.log.read_text())
-        self.metrics_url = f"http://127.0.0.1:{found.group(1)}/metrics" if found else ""
+        super().__init__(repository, history_url, workdir, name, ("--drain-s", "2"), True)
 
     def triton_pid(self) -> int:
         """The pid of the tritonserver this service runs now (a restart changes it)."""
@@ -112,14 +88,6 @@ class Served:
         return sum(
             float(v) for v in re.findall(rf"^{name}_total(?:{{[^}}]*}})? (\S+)$", text, re.M)
         )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 def _user_requests(users: list[str]) -> list[pb.SteerRequest]:
@@ -349,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dpr-faults-") as tmp:
         workdir = Path(tmp)
         items, dim = catalogue_items(args.repository)
-        asyncio.run(EdgeIndexBuilder(workdir / "index").build(items, dim, CATALOGUE_FIELDS))
+        index = workdir / "index-service"
+        asyncio.run(EdgeIndexBuilder(index).build(items, dim, CATALOGUE_FIELDS))
         served = Served(args.repository, args.history_url, workdir, "a")
         try:
             asyncio.run(steady(served.target, users, 4, 2.0, 5.0))  # warm-up

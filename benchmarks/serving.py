@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,21 +150,37 @@ async def load(
 
 
 class Service:
-    """``dpr serve`` in a subprocess on a free port."""
+    """``dpr serve`` in a subprocess on a free port.
 
-    def __init__(self, args: argparse.Namespace, in_process: bool, workdir: Path) -> None:
-        ready = workdir / f"ready-{in_process}"
-        self.log = workdir / f"serve-{'in-process' if in_process else 'triton'}.log"
+    Args:
+        repository, history_url: The export and the history store it serves.
+        workdir: Holds its index (``index-service``), ready file and log.
+        name: Tells this service's files apart from others in ``workdir``.
+        flags: More ``dpr serve`` flags (``--in-process true``, ``--drain-s 2``, ...).
+        metrics: Serve ``/metrics`` on a free port (``metrics_url``).
+    """
+
+    def __init__(
+        self,
+        repository: Path,
+        history_url: str,
+        workdir: Path,
+        name: str,
+        flags: tuple[str, ...] = (),
+        metrics: bool = False,
+    ) -> None:
+        ready = workdir / f"ready-{name}"
+        self.log = workdir / f"serve-{name}.log"
         command = [
             str(Path(sys.executable).with_name("dpr")),
             "serve",
-            "--repository", str(args.repository),
+            "--repository", str(repository),
             "--index-dir", str(workdir / "index-service"),
-            "--history-url", str(args.history_url),
+            "--history-url", history_url,
             "--port", "0",
-            "--metrics-port", "-1",
-            "--in-process", str(in_process).lower(),
+            "--metrics-port", "0" if metrics else "-1",
             "--ready-file", str(ready),
+            *flags,
         ]  # fmt: skip
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
@@ -174,6 +191,8 @@ class Service:
                 raise SystemExit(f"dpr serve did not start:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.2)
         self.target = f"127.0.0.1:{ready.read_text().strip()}"
+        found = re.search(r"metrics :(\d+)", self.log.read_text()) if metrics else None
+        self.metrics_url = f"http://127.0.0.1:{found.group(1)}/metrics" if found else ""
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -185,7 +204,13 @@ class Service:
 
 
 def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users: list[str]):
-    service = Service(args, in_process, workdir)
+    service = Service(
+        args.repository,
+        str(args.history_url),
+        workdir,
+        "in-process" if in_process else "triton",
+        ("--in-process", str(in_process).lower()),
+    )
     result: dict[str, object] = {}
     errors = requests = 0
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from dpr_plugin.contract import EMBEDDING_DIM, HISTORY_LENGTH, NUM_EXPERTS, PROMPT_DIM
+from dpr_plugin.contract import EMBEDDING_DIM, HISTORY_LENGTH
 from dpr_plugin.data.dataset import SequenceDataset
 from dpr_plugin.models.backbone import BackboneConfig
 from dpr_plugin.models.factory import build_backbone
@@ -46,15 +46,7 @@ def moving_head(dataset: SequenceDataset, out: Path, seed: int = 0) -> Path:
     """A steering head whose experts really move the vector (random last layers), saved with
     ``TEST_DEFAULTS`` as its default strengths."""
     torch.manual_seed(seed)
-    head = SteeringHead(
-        SteeringConfig(
-            hidden_dim=EMBEDDING_DIM,
-            prompt_dim=PROMPT_DIM,
-            num_tags=len(dataset.tag_names),
-            positive_experts=NUM_EXPERTS // 2,
-            negative_experts=NUM_EXPERTS - NUM_EXPERTS // 2,
-        )
-    )
+    head = SteeringHead(SteeringConfig.for_contract(len(dataset.tag_names)))
     for expert in head.experts:
         torch.nn.init.normal_(expert.net[-1].weight, std=0.05)
     return save_steering(out, head.eval(), dataset.tag_names, {"default_strength": TEST_DEFAULTS})

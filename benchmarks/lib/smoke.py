@@ -97,21 +97,12 @@ class SmokeInputs:
         def build(out: Path) -> None:
             import torch
 
-            from dpr_plugin.contract import EMBEDDING_DIM, NUM_EXPERTS, PROMPT_DIM
             from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
             from dpr_plugin.training.checkpoint import save_steering
 
             tags = self.split.dataset.tag_names
             torch.manual_seed(0)
-            head = SteeringHead(
-                SteeringConfig(
-                    hidden_dim=EMBEDDING_DIM,
-                    prompt_dim=PROMPT_DIM,
-                    num_tags=len(tags),
-                    positive_experts=NUM_EXPERTS // 2,
-                    negative_experts=NUM_EXPERTS - NUM_EXPERTS // 2,
-                )
-            )
+            head = SteeringHead(SteeringConfig.for_contract(len(tags)))
             for expert in head.experts:
                 torch.nn.init.normal_(expert.net[-1].weight, std=0.05)
             save_steering(out, head.eval(), list(tags), {"backbone_checkpoint": str(backbone)})

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dpr_plugin.contract import DPR_STEER, EMBEDDING_DIM, NUM_EXPERTS, PROMPT_DIM
+from dpr_plugin.contract import DPR_STEER, EMBEDDING_DIM
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import DprError
 from dpr_plugin.export.onnx_export import (
@@ -86,15 +86,7 @@ def run_export(
     else:
         log.warning("no --steering checkpoint: exporting an untrained head (identity steering)")
         torch.manual_seed(seed)
-        head = SteeringHead(
-            SteeringConfig(
-                hidden_dim=EMBEDDING_DIM,
-                prompt_dim=PROMPT_DIM,
-                num_tags=len(tags),
-                positive_experts=NUM_EXPERTS // 2,
-                negative_experts=NUM_EXPERTS - NUM_EXPERTS // 2,
-            )
-        ).eval()
+        head = SteeringHead(SteeringConfig.for_contract(len(tags))).eval()
         head_source = "untrained"
         default_strength = DefaultStrength(source="untrained head")
     encoder = PromptEncoder()

@@ -225,7 +225,7 @@ class SteeringServer:
             for name in ("", SERVICE_NAME):
                 await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         except BaseException:
-            await self.stop()
+            await self.stop(drain_s=0.0)  # nothing was served: no balancer to drain from
             raise
         log.info(
             "serving %s on %s:%d (metrics :%d, model %s)",
@@ -242,11 +242,13 @@ class SteeringServer:
         if self._server is not None:
             await self._server.wait_for_termination()
 
-    async def stop(self) -> None:
-        """Graceful shutdown (``drain_and_stop``), then every component is released."""
+    async def stop(self, drain_s: float | None = None) -> None:
+        """Graceful shutdown (``drain_and_stop``, with the settings' drain window unless
+        ``drain_s`` is given), then every component is released."""
         if self._server is not None:
             server, self._server = self._server, None
-            await drain_and_stop(server, self._health, self.settings.drain_s, self.settings.grace_s)
+            drain = self.settings.drain_s if drain_s is None else drain_s
+            await drain_and_stop(server, self._health, drain, self.settings.grace_s)
         await self._health.enter_graceful_shutdown()
         if self.components is not None:
             await self.components.close()

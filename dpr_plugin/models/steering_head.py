@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from dpr_plugin.contract import EMBEDDING_DIM, NUM_EXPERTS, PROMPT_DIM
 from dpr_plugin.errors import require_positive, require_rate
 from dpr_plugin.models.prompt_features import PromptFeatures
 
@@ -60,6 +61,18 @@ class SteeringConfig:
     positive_experts: int = 2
     negative_experts: int = 2
     dropout: float = 0.1
+
+    @classmethod
+    def for_contract(cls, num_tags: int) -> SteeringConfig:
+        """A head with the export contract's widths (``EMBEDDING_DIM``, ``PROMPT_DIM``,
+        ``NUM_EXPERTS`` split evenly between the polarities) for ``num_tags`` tags."""
+        return cls(
+            hidden_dim=EMBEDDING_DIM,
+            prompt_dim=PROMPT_DIM,
+            num_tags=num_tags,
+            positive_experts=NUM_EXPERTS // 2,
+            negative_experts=NUM_EXPERTS - NUM_EXPERTS // 2,
+        )
 
     def __post_init__(self) -> None:
         require_positive(
