@@ -72,7 +72,7 @@ SERVICE_SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
         {"dpr_steer", "seq_backbone", "prompt_encoder", "steering_head", "prompt_encoder_cached"},
     ),
     "faults": (
-        ["--hung-seconds", "12"],
+        ["--hung-seconds", "4", "--burst", "200"],
         "faults/faults.json",
         {"burst", "hung_triton", "sigterm_drain", "parent_killed", "targets"},
     ),

@@ -59,6 +59,7 @@ def test_hung_server_costs_one_budget_then_none_and_the_probe_brings_it_back() -
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("exported", ["sasrec"], indirect=True)  # one backbone suffices
 def test_supervisor_restarts_a_local_triton_that_stops_answering(exported) -> None:
     from dpr_plugin.triton_local.server import LocalTritonServer
     from dpr_plugin.triton_local.supervisor import TritonSupervisor

@@ -43,6 +43,7 @@ def _processes_naming(text: str) -> list[int]:
     return found
 
 
+@pytest.mark.parametrize("exported", ["sasrec"], indirect=True)  # one backbone suffices
 def test_local_triton_dies_with_its_parent_and_leaves_nothing(exported) -> None:
     _, _, _, repository, _ = exported
     parent = subprocess.Popen(

@@ -23,6 +23,9 @@ class DeadServer:
     def is_running(self) -> bool:
         return self.running
 
+    def is_ready(self, timeout_s: float = 1.0) -> bool:
+        return self.running
+
     def log_tail(self, lines: int = 40) -> str:
         return "segfault"
 
