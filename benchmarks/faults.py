@@ -146,6 +146,8 @@ async def burst(target: str, users: list[str], calls: int, deadline_s: float) ->
     requests = _user_requests(users)
     channels = [grpc.aio.insecure_channel(target) for _ in range(calls // 100 + 1)]
     try:
+        # connected first: the burst is 1,500 calls, not 16 handshakes and then the calls
+        await asyncio.gather(*(c.channel_ready() for c in channels))
         stubs = [pb_grpc.SteeringServiceStub(c) for c in channels]
         return await asyncio.gather(
             *(
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--burst", type=int, default=None, help="calls at once; default 1500")
     parser.add_argument(
-        "--hung-seconds", type=float, default=20.0, help="load after kill -STOP (default 20)"
+        "--hung-seconds", type=float, default=30.0, help="load after kill -STOP (default 30)"
     )
     parser.add_argument("--result-name", default="faults", help="stem of the result JSON")
     add_smoke_arguments(parser)

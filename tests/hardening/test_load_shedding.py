@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import pytest
 
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from tests.hardening.conftest import FakeService
@@ -64,3 +65,28 @@ def test_calls_waiting_for_a_fallback_slot_give_up_at_their_deadline() -> None:
     assert set(codes) <= {"UNAVAILABLE", "DEADLINE_EXCEEDED"}, codes
     assert fallback.most_running == 2  # the others waited for a slot, none ran beside them
     assert max(seconds for _, seconds in answers) < 1.0
+
+
+def test_a_call_arriving_with_almost_no_time_left_is_shed_at_once() -> None:
+    """A call that queued behind a burst until less than 50 ms of its deadline were left is
+    answered RESOURCE_EXHAUSTED at once instead of starting work nobody will read."""
+    import asyncio
+
+    from dpr_plugin.grpc_api.handlers import InFlightLimit, _decoding
+    from dpr_plugin.serving.metrics import ServiceMetrics
+
+    class Context:
+        def time_remaining(self) -> float:
+            return 0.02
+
+        async def abort(self, code: grpc.StatusCode, message: str) -> None:
+            raise RuntimeError(f"{code.name}: {message}")
+
+    async def never(request: object, context: object) -> None:
+        raise AssertionError("the call was worked on")
+
+    metrics = ServiceMetrics()
+    handle = _decoding(never, pb.SteerRequest, metrics.errors, InFlightLimit(8), metrics.shed)
+    with pytest.raises(RuntimeError, match=r"^RESOURCE_EXHAUSTED: overloaded: 20 ms of the dead"):
+        asyncio.run(handle(b"", Context()))  # type: ignore[arg-type]
+    assert metrics.shed.labels("Steer")._value.get() == 1
