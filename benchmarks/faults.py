@@ -178,8 +178,17 @@ def fault_burst(served: Served, users: list[str], calls: int) -> dict[str, objec
     ran = served.counter("dpr_steer_fallbacks") - fallbacks_before
     stats = _stats(records)
     codes = {r[2] for r in records}
+    by_code = {}
+    for code in sorted(codes):
+        ms = np.array([r[1] for r in records if r[2] == code]) * 1000
+        by_code[code] = {
+            "calls": len(ms),
+            "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "max_ms": round(float(ms.max()), 1),
+        }
     return {
         **stats,
+        "by_code": by_code,
         "deadline_s": 2.0,
         "answered_or_shed_within_deadline": codes <= {"OK", "RESOURCE_EXHAUSTED"}
         and stats["max_ms"] < 2000,  # type: ignore[operator]
