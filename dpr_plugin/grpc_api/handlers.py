@@ -54,13 +54,15 @@ class InFlightLimit:
         self.count -= 1
 
 
-def _decoding(
+def method_handler(
     method: Callable[[RequestT, grpc.aio.ServicerContext], Awaitable[ResponseT]],
     request_type: type[RequestT],
     rejected: Counter,
     limit: InFlightLimit,
     shed: Counter,
 ) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[ResponseT]]:
+    """``method`` behind admission (``limit``; refusals counted in ``shed``) and decoding
+    (malformed requests counted in ``rejected``), taking the raw request bytes."""
     name = request_type.DESCRIPTOR.name.removesuffix("Request")
 
     async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> ResponseT:
@@ -89,11 +91,12 @@ def _decoding(
             request = request_type.FromString(raw)
         except DecodeError:
             rejected.labels(grpc.StatusCode.INVALID_ARGUMENT.name).inc()
-            name = request_type.DESCRIPTOR.full_name
-            log.info("request rejected: INVALID_ARGUMENT: not a valid %s", name)
+            full_name = request_type.DESCRIPTOR.full_name
+            log.info("request rejected: INVALID_ARGUMENT: not a valid %s", full_name)
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"request: not a valid {name} (malformed protobuf or invalid UTF-8 in a string)",
+                f"request: not a valid {full_name} (malformed protobuf or invalid UTF-8 in a "
+                "string)",
             )
             raise  # unreachable: abort raises
         return await method(request, context)
@@ -110,11 +113,13 @@ def steering_handler(servicer: SteeringServicer, max_in_flight: int) -> grpc.Gen
         SERVICE_NAME,
         {
             "Steer": grpc.unary_unary_rpc_method_handler(
-                _decoding(servicer.Steer, pb.SteerRequest, metrics.errors, limit, metrics.shed),
+                method_handler(
+                    servicer.Steer, pb.SteerRequest, metrics.errors, limit, metrics.shed
+                ),
                 response_serializer=pb.SteerResponse.SerializeToString,
             ),
             "AppendInteractions": grpc.unary_unary_rpc_method_handler(
-                _decoding(
+                method_handler(
                     servicer.AppendInteractions,
                     pb.AppendInteractionsRequest,
                     metrics.append_errors,

@@ -72,7 +72,7 @@ def test_a_call_arriving_with_almost_no_time_left_is_shed_at_once() -> None:
     answered RESOURCE_EXHAUSTED at once instead of starting work nobody will read."""
     import asyncio
 
-    from dpr_plugin.grpc_api.handlers import InFlightLimit, _decoding
+    from dpr_plugin.grpc_api.handlers import InFlightLimit, method_handler
     from dpr_plugin.serving.metrics import ServiceMetrics
 
     class Context:
@@ -86,7 +86,7 @@ def test_a_call_arriving_with_almost_no_time_left_is_shed_at_once() -> None:
         raise AssertionError("the call was worked on")
 
     metrics = ServiceMetrics()
-    handle = _decoding(never, pb.SteerRequest, metrics.errors, InFlightLimit(8), metrics.shed)
+    handle = method_handler(never, pb.SteerRequest, metrics.errors, InFlightLimit(8), metrics.shed)
     with pytest.raises(RuntimeError, match=r"^RESOURCE_EXHAUSTED: overloaded: 20 ms of the dead"):
         asyncio.run(handle(b"", Context()))  # type: ignore[arg-type]
     assert metrics.shed.labels("Steer")._value.get() == 1
