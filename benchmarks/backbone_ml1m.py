@@ -158,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     root = results_root(args)
     if args.smoke:
-        if args.data is None:
-            inputs = SmokeInputs(root)
-            args.data, args.format = str(inputs.data()), inputs.format
+        SmokeInputs(root).fill_data(args)
         if args.runs is None:
             args.runs = str(root / "_runs" / EXPERIMENT)
     require(parser, args, "data")

@@ -177,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     root = results_root(args)
     if args.smoke:
         inputs = SmokeInputs(root)
-        if args.data is None:
-            args.data, args.format = str(inputs.data()), inputs.format
+        inputs.fill_data(args)
         if args.backbones is None:
             args.backbones = [inputs.backbone("sasrec"), inputs.backbone("gru4rec")]
         if args.runs is None:

@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     root = results_root(args)
     if args.smoke:
         inputs = SmokeInputs(root)
-        if args.data is None:
-            args.data, args.format = str(inputs.data()), inputs.format
+        inputs.fill_data(args)
         if args.backbone is None:
             args.backbone = inputs.backbone("sasrec")
         if args.variants is None:

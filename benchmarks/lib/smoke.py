@@ -46,6 +46,12 @@ class SmokeInputs:
         ``movies.dat``)."""
         return self._once("data", write_movielens)
 
+    def fill_data(self, args: object) -> None:
+        """Points ``args.data`` / ``args.format`` (the flags of the ML-1M benchmarks) at the
+        synthetic data, unless the command line named data."""
+        if getattr(args, "data", None) is None:
+            args.data, args.format = str(self.data()), self.format  # type: ignore[attr-defined]
+
     @property
     def format(self) -> str:
         """The dataset format the smoke runs read ``data()`` with."""

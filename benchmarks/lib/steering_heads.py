@@ -67,8 +67,7 @@ def head_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Pa
     root = results_root(args)
     if args.smoke:
         inputs = SmokeInputs(root)
-        if args.data is None:
-            args.data, args.format = str(inputs.data()), inputs.format
+        inputs.fill_data(args)
         if args.heads is None:
             args.heads = [inputs.head("sasrec"), inputs.head("gru4rec")]
     require(parser, args, "data", "heads")
