@@ -161,6 +161,25 @@ def write_result(path: Path, body: dict[str, object]) -> None:
     tmp.replace(path)
 
 
+def write_service_result(
+    out: Path, body: dict[str, object], targets: dict[str, object], module: str
+) -> None:
+    """Writes a benchmark of the running service: ``body``, its ``targets``, the machine (the
+    load generator shares it), command and commit; prints the targets and the path."""
+    import os
+
+    result = {
+        **body,
+        "targets": targets,
+        "machine": f"{os.cpu_count()} cores; load generator in the same machine",
+        "command": command_line(module),
+        "git_sha": git_sha(),
+    }
+    write_result(out, result)
+    print(json.dumps(targets, indent=2))
+    print(f"wrote {out}")
+
+
 def shown_path(path: Path) -> str:
     """``path`` relative to the repository when inside it (as result files record it), else
     absolute."""

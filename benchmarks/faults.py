@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -42,12 +41,10 @@ import numpy as np
 
 from benchmarks.common import (
     add_smoke_arguments,
-    command_line,
-    git_sha,
     parse_args,
     result_path,
     results_root,
-    write_result,
+    write_service_result,
 )
 from benchmarks.lib.smoke import SmokeInputs
 from benchmarks.serving import Service, smoke_histories
@@ -347,17 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"parent_killed: {body['parent_killed']}", flush=True)
         finally:
             second.stop()
-    result = {
-        **body,
-        "targets": targets(body),
-        "machine": f"{os.cpu_count()} cores; load generator in the same machine",
-        "command": command_line("benchmarks.faults"),
-        "git_sha": git_sha(),
-    }
     out = result_path(EXPERIMENT, args.result_name, root)
-    write_result(out, result)
-    print(json.dumps(result["targets"], indent=2))
-    print(f"wrote {out}")
+    write_service_result(out, body, targets(body), "benchmarks.faults")
     return 0
 
 

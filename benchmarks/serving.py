@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import re
 import signal
 import subprocess
@@ -43,12 +42,10 @@ import numpy as np
 
 from benchmarks.common import (
     add_smoke_arguments,
-    command_line,
-    git_sha,
     parse_args,
     result_path,
     results_root,
-    write_result,
+    write_service_result,
 )
 from benchmarks.lib.smoke import SmokeInputs
 from dpr_plugin.contract import (
@@ -381,20 +378,9 @@ def main(argv: list[str] | None = None) -> int:
                 body.update(block)
             else:
                 body["triton"] = block
-    body.update(
-        {
-            "errors_all_runtimes": total_errors,
-            "requests_all_runtimes": total_requests,
-            "targets": targets(body),
-            "machine": f"{os.cpu_count()} cores; load generator in the same machine",
-            "command": command_line("benchmarks.serving"),
-            "git_sha": git_sha(),
-        }
-    )
+    body.update({"errors_all_runtimes": total_errors, "requests_all_runtimes": total_requests})
     out = result_path(EXPERIMENT, args.result_name, root)
-    write_result(out, body)
-    print(json.dumps(body["targets"], indent=2))
-    print(f"wrote {out}")
+    write_service_result(out, body, targets(body), "benchmarks.serving")
     return 0
 
 
