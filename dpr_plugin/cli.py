@@ -158,7 +158,7 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from dpr_plugin.export.run import run_export
 
-    manifest = run_export(args.backbone, args.steering, args.repository, args.seed)
+    manifest = run_export(args.backbone, args.steering, args.repository, args.seed, args.vocabulary)
     print(json.dumps(manifest.parity_max_abs_diff, indent=2))
     print(f"model version {manifest.model_version} written to {args.repository}")
     return 0
@@ -292,6 +292,12 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--repository", type=Path, default=Path("triton_models"))
     export.add_argument("--seed", type=int, default=0, help="initial weights of an untrained head")
+    export.add_argument(
+        "--vocabulary",
+        default="auto",
+        help="the prompt reader's catalogue vocabulary: a TOML file, a bundled one (movielens, "
+        "mind) or auto (the bundled one that describes the tags); see docs/prompts.md",
+    )
     export.set_defaults(func=_cmd_export)
 
 

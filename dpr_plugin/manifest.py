@@ -12,6 +12,8 @@ artifact's file name is spelled here and nowhere else.
 <repository>/prompt_encoder/1/tokenizer.json   its fast tokenizer (the service tokenizes)
 <repository>/steering_head/1/model.onnx        the steering head
 <repository>/dpr_steer/1/                      the ensemble's (empty) version folder
+<repository>/vocabulary.json                   the catalogue vocabulary the prompt reader uses
+<repository>/vocabulary.npy                    the encoder's embeddings of its texts, [R, P]
 ```
 """
 
@@ -33,6 +35,8 @@ MODEL_FILE = "model.onnx"
 ITEM_TABLE_FILE = "items.npy"
 ITEM_META_FILE = "items.json"
 TOKENIZER_FILE = "tokenizer.json"
+VOCABULARY_FILE = "vocabulary.json"
+VOCABULARY_EMBEDDINGS_FILE = "vocabulary.npy"
 
 
 def version_dir(repository: Path, model: str) -> Path:
@@ -58,6 +62,16 @@ def item_meta_path(repository: Path) -> Path:
 def tokenizer_path(repository: Path) -> Path:
     """The prompt tokenizer the service uses."""
     return version_dir(repository, PROMPT_ENCODER.name) / TOKENIZER_FILE
+
+
+def vocabulary_path(repository: Path) -> Path:
+    """The resolved catalogue vocabulary (``Vocabulary.to_json``)."""
+    return Path(repository) / VOCABULARY_FILE
+
+
+def vocabulary_embeddings_path(repository: Path) -> Path:
+    """The encoder's embeddings of ``Vocabulary.zero_shot_rows``, row for row."""
+    return Path(repository) / VOCABULARY_EMBEDDINGS_FILE
 
 
 def read_json_object(path: Path, setting: str = "repository") -> dict[str, object]:

@@ -35,6 +35,7 @@ from dpr_plugin.export.parity import (
     steering_cases,
 )
 from dpr_plugin.export.wrappers import BackboneSignature, PromptEncoderSignature, SteeringSignature
+from dpr_plugin.intent.vocabulary import Vocabulary, resolve_vocabulary
 from dpr_plugin.manifest import (
     MODEL_VERSION,
     TOKENIZER_FILE,
@@ -45,6 +46,8 @@ from dpr_plugin.manifest import (
     model_path,
     tokenizer_path,
     version_dir,
+    vocabulary_embeddings_path,
+    vocabulary_path,
 )
 from dpr_plugin.models.prompt_encoder import PromptEncoder
 from dpr_plugin.models.steering_head import SteeringConfig, SteeringHead
@@ -67,10 +70,31 @@ PARITY_PROMPTS = [
 ]
 
 
+def write_vocabulary(vocabulary: Vocabulary, encoder: PromptEncoder, repository: Path) -> None:
+    """``vocabulary.json`` and the encoder's embeddings of its texts (``vocabulary.npy``)."""
+    texts = [text for _, text in vocabulary.zero_shot_rows()]
+    np.save(vocabulary_embeddings_path(repository), encoder.encode(texts).astype(np.float32))
+    vocabulary_path(repository).write_text(json.dumps(vocabulary.to_json(), indent=1) + "\n")
+    log.info(
+        "vocabulary %r: %d tags, %d texts embedded",
+        vocabulary.name,
+        len(vocabulary.terms),
+        len(texts),
+    )
+
+
 def run_export(
-    backbone_dir: Path, steering_dir: Path | None, repository: Path, seed: int = 0
+    backbone_dir: Path,
+    steering_dir: Path | None,
+    repository: Path,
+    seed: int = 0,
+    vocabulary: str = "auto",
 ) -> Manifest:
-    """Exports all three models into ``repository``; returns the manifest it wrote."""
+    """Exports all three models into ``repository``; returns the manifest it wrote.
+
+    ``vocabulary`` (a TOML path, a bundled name or ``auto``) is resolved against the tags and
+    written beside the manifest with the encoder's embeddings of its texts.
+    """
     backbone, catalogue, _ = load_backbone(backbone_dir)
     tags = sorted({t for item_tags in catalogue.tags for t in item_tags})
     if steering_dir is not None:
@@ -141,6 +165,7 @@ def run_export(
         )
     )
     shutil.copy(encoder.model_dir / TOKENIZER_FILE, tokenizer_path(repository))
+    write_vocabulary(resolve_vocabulary(vocabulary, tuple(tags)), encoder, repository)
     # Triton (NGC container included) loads an ensemble only with an (empty) version folder.
     version_dir(repository, DPR_STEER.name).mkdir(parents=True, exist_ok=True)
     manifest = Manifest(

@@ -11,10 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_TOKENS
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import ConfigError
-from dpr_plugin.manifest import Manifest, item_meta_path, read_json_object, tokenizer_path
+from dpr_plugin.intent.reader import IntentReader
+from dpr_plugin.intent.titles import TitleIndex
+from dpr_plugin.intent.vocabulary import (
+    Vocabulary,
+    default_terms,
+    load_vocabulary_json,
+)
+from dpr_plugin.intent.zero_shot import ZeroShotTable
+from dpr_plugin.manifest import (
+    Manifest,
+    item_meta_path,
+    item_table_path,
+    read_json_object,
+    tokenizer_path,
+    vocabulary_embeddings_path,
+    vocabulary_path,
+)
+from dpr_plugin.serving.index.catalogue import title_year
 from dpr_plugin.tokenizer import PromptTokenizer
 
 EXPERT_NAMES = ("positive_1", "positive_2", "negative_1", "negative_2")
@@ -34,6 +53,9 @@ class ModelBundle:
             strengths, when the export has them).
         default_strength: The strength of a request that names none (``manifest.json``'s
             ``default_strength``; 1 everywhere for an export without it).
+        reader: Reads prompts into clauses (the export's vocabulary, titles and years).
+        item_vectors: The item table, float [N, D] (row ``i - 1`` is internal id ``i``),
+            memory-mapped: item references steer along it.
     """
 
     tokenizer: PromptTokenizer
@@ -42,6 +64,22 @@ class ModelBundle:
     internal_ids: dict[str, int]
     model_version: str
     default_strength: DefaultStrength = field(default_factory=DefaultStrength)
+    reader: IntentReader | None = None
+    item_vectors: np.ndarray | None = None
+
+    @property
+    def intent_reader(self) -> IntentReader:
+        """The reader; for a bundle built without one, a reader of the tags' own names."""
+        if self.reader is None:
+            vocabulary = Vocabulary("tag-names", tuple(default_terms(t) for t in self.tags))
+            object.__setattr__(self, "reader", IntentReader(vocabulary))
+        assert self.reader is not None
+        return self.reader
+
+    def surface(self, tag: str) -> str:
+        """How ``tag`` reads in the canonical prompt given to the steering head."""
+        terms = {t.tag: t for t in self.intent_reader.vocabulary.terms}
+        return terms[tag].surface if tag in terms else default_terms(tag).surface
 
     @classmethod
     def load(cls, repository: Path) -> ModelBundle:
@@ -52,6 +90,9 @@ class ModelBundle:
         if not isinstance(item_ids, list) or not item_ids:
             raise ConfigError(f"repository: {meta} has no item_ids")
         ids = tuple(str(i) for i in item_ids)
+        titles = read_json_object(meta).get("titles")
+        titles = [str(t) for t in titles] if isinstance(titles, list) else []
+        vectors = _item_vectors(repository, len(ids))
         return cls(
             tokenizer=PromptTokenizer(tokenizer_path(repository), PROMPT_TOKENS, PROMPT_BUCKETS),
             tags=manifest.tags,
@@ -59,4 +100,46 @@ class ModelBundle:
             internal_ids={item: i + 1 for i, item in enumerate(ids)},
             model_version=manifest.model_version,
             default_strength=manifest.default_strength,
+            reader=_reader(repository, manifest.tags, titles, ids, vectors),
+            item_vectors=vectors,
         )
+
+
+def _item_vectors(repository: Path, rows: int) -> np.ndarray | None:
+    path = item_table_path(repository)
+    if not path.is_file():
+        return None
+    table = np.load(path, mmap_mode="r")
+    if table.ndim != 2 or table.shape[0] != rows:
+        raise ConfigError(f"repository: {path} has shape {list(table.shape)}, expected {rows} rows")
+    return table
+
+
+def _reader(
+    repository: Path,
+    tags: tuple[str, ...],
+    titles: list[str],
+    ids: tuple[str, ...],
+    vectors: np.ndarray | None,
+) -> IntentReader:
+    """The export's vocabulary (tags' own names when it has none), zero-shot table, titles
+    (ties broken by vector norm, which grows with popularity) and newest year."""
+    vocabulary = Vocabulary("tag-names", tuple(default_terms(t) for t in tags))
+    zero_shot = None
+    if vocabulary_path(repository).is_file():
+        vocabulary = load_vocabulary_json(vocabulary_path(repository))
+        if vocabulary.tags != tags:
+            raise ConfigError(
+                f"repository: {vocabulary_path(repository)} describes tags {list(vocabulary.tags)}"
+                f", the export has {list(tags)}"
+            )
+        table = np.load(vocabulary_embeddings_path(repository))
+        zero_shot = ZeroShotTable([tag for tag, _ in vocabulary.zero_shot_rows()], table)
+    prior = None if vectors is None else np.linalg.norm(np.asarray(vectors), axis=1)
+    years = [y for y in (title_year(t) for t in titles) if y is not None]
+    return IntentReader(
+        vocabulary,
+        TitleIndex(titles, prior, ids) if titles else None,
+        max(years) if years else None,
+        zero_shot,
+    )

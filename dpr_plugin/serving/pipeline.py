@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,12 +22,13 @@ from dpr_plugin.contract import (
     HISTORY_LEN,
     HISTORY_LENGTH,
     NEGATIVE_PROB,
+    PROMPT_EMBEDDING,
+    PROMPT_ENCODER,
     PROMPT_IDS,
     PROMPT_MASK,
     SEQ_BACKBONE,
     STEERED_EMBEDDING,
     STRENGTH,
-    TAG_SCORES,
     USER_EMBEDDING,
 )
 from dpr_plugin.errors import (
@@ -37,28 +38,30 @@ from dpr_plugin.errors import (
     InferenceTimeoutError,
     UserNotFoundError,
 )
+from dpr_plugin.intent.clauses import Intent, TagTarget
 from dpr_plugin.serving.history.base import HistoryStore
-from dpr_plugin.serving.index.base import ItemIndex, Match, SearchFilter
+from dpr_plugin.serving.index.base import ItemIndex, SearchFilter
 from dpr_plugin.serving.inference.base import InferenceBackend
 from dpr_plugin.serving.inference.breaker import CircuitBreaker
+from dpr_plugin.serving.intent_plan import Plan, make_plan, steered_vector, understanding
+from dpr_plugin.serving.lru import LruCache
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.model_bundle import ModelBundle
 from dpr_plugin.serving.rate_limited_log import RateLimitedLog
 from dpr_plugin.serving.steer_query import (
     RANK_DEPTH,
-    NegativeMode,
-    Polarity,
     ScoredItem,
     ServedPath,
     SteerQuery,
     SteerResult,
     Understanding,
 )
+from dpr_plugin.tokenizer import PromptTokenizer
 
 log = logging.getLogger("dpr.pipeline")
 
-TAG_THRESHOLD = 0.5
-"""A tag counts as named by the prompt when its TAG_SCORES probability reaches this."""
+INTENT_CACHE_ENTRIES = 4096
+"""Prompts whose reading is kept (a reading does not depend on the user)."""
 
 
 STEERING_TIMEOUT = "steering_timeout"
@@ -128,6 +131,19 @@ class _Clock:
         return left if cap is None else min(left, cap)
 
 
+def _encode_rows(tokenizer: PromptTokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and mask of several prompts, each from the tokenizer's cache, right-padded with 0 to
+    the widest."""
+    encoded = [tokenizer.encode(text) for text in texts]
+    width = max(ids.shape[1] for ids, _ in encoded)
+    ids = np.zeros((len(texts), width), np.int64)
+    mask = np.zeros((len(texts), width), np.int64)
+    for i, (row_ids, row_mask) in enumerate(encoded):
+        ids[i, : row_ids.shape[1]] = row_ids[0]
+        mask[i, : row_mask.shape[1]] = row_mask[0]
+    return ids, mask
+
+
 def _history_tensors(internal_ids: list[int]) -> dict[str, np.ndarray]:
     ids = internal_ids[-HISTORY_LENGTH:]
     history = np.zeros((1, HISTORY_LENGTH), np.int64)
@@ -158,6 +174,7 @@ class SteeringPipeline:
         self.settings = settings or PipelineSettings()
         self._fallback_log = RateLimitedLog(log, self.settings.fallback_log_interval_s)
         self._fallback_slots: asyncio.Semaphore | None = None
+        self._intents: LruCache[str, Intent] = LruCache(INTENT_CACHE_ENTRIES)
         self.breaker = CircuitBreaker(
             backend,
             self.settings.breaker_failures,
@@ -194,11 +211,22 @@ class SteeringPipeline:
         # an open circuit: the primary backend failed repeatedly, its probe has not seen it
         # ready again; go straight to the in-process fallback instead of waiting out a budget
         skip_primary = self.fallback is not None and self.breaker.is_open
+        plan: Plan | None = None
+        intent = Intent()
         if query.prompt and not skip_primary:
-            path = ServedPath.COLD_START if not known else ServedPath.STEERED
             try:
-                user, served, understood = await self._steered(query, tensors, clock)
-                self.breaker.record_success()
+                intent = await self._read(query.prompt, clock)
+                plan = make_plan(intent, self.bundle, query)
+                if plan.steers:
+                    path = ServedPath.COLD_START if not known else ServedPath.STEERED
+                    user, served, head = await self._steered(plan, tensors, clock)
+                    self.breaker.record_success()
+                    understood = understanding(intent, plan, True, *head)
+                else:  # nothing read, or only filters: the backbone's own vector
+                    path = ServedPath.UNSTEERED
+                    user, fallback_reason = await self._unsteered(tensors, clock)
+                    served = user
+                    understood = understanding(intent, plan, True)
             except (InferenceError, BackendUnavailableError) as exc:
                 self.breaker.record_failure()
                 fallback_reason = _reason_code(exc)
@@ -211,31 +239,32 @@ class SteeringPipeline:
                 user, note = await self._unsteered(tensors, clock, self.fallback is None)
                 served = user
                 fallback_reason = "; ".join(filter(None, (fallback_reason, note)))
+                intent, plan, understood = self._rules_only(query, intent, plan)
         elif query.prompt:
             self.metrics.fallbacks.labels("circuit_open").inc()
             path = ServedPath.FALLBACK_UNSTEERED
             user, note = await self._unsteered(tensors, clock, try_primary=False)
             served = user
             fallback_reason = f"{STEERING_UNAVAILABLE}; {note}"
+            intent, plan, understood = self._rules_only(query, intent, plan)
         else:
             path = ServedPath.UNSTEERED
             user, fallback_reason = await self._unsteered(tensors, clock, not skip_primary)
             served = user
         clock.lap("infer")
 
-        where, understood = self._filter(query, known, understood)
-        if understood.hard_filtered_tags and query.negative_mode is NegativeMode.HARD:
-            served = user
-            understood = replace(understood, strength=0.0)
-            if path is ServedPath.STEERED:  # filtered, not steered: say so
-                path = ServedPath.UNSTEERED
+        where = self._filter(query, known, plan)
         items = await self._search(query, served, user, where, clock)
         clock.lap("search")
         clock.timings["total"] = (time.perf_counter() - clock.start) * 1000.0
         self.metrics.observe_stages(clock.timings)
         self.metrics.requests.labels(path.value).inc()
-        for tag, _ in understood.tags:
-            self.metrics.understood_tags.labels(tag, understood.polarity.value).inc()
+        for applied in understood.clauses:
+            target = applied.clause.target
+            if isinstance(target, TagTarget):
+                polarity = "negative" if applied.clause.negative else "positive"
+                for tag in target.names:
+                    self.metrics.understood_tags.labels(tag, polarity).inc()
         return SteerResult(
             request_id=query.request_id,
             items=items,
@@ -248,54 +277,73 @@ class SteeringPipeline:
             timings_ms=clock.timings,
         )
 
+    def _rules_only(
+        self, query: SteerQuery, intent: Intent, plan: Plan | None
+    ) -> tuple[Intent, Plan, Understanding]:
+        """When the steering path is down: the intent as far as the rules read it (no
+        zero-shot without the encoder), its filters kept, its steering not applied."""
+        if plan is None:
+            reader = self.bundle.intent_reader
+            intent = self._intents.get(query.prompt) or reader.finish(
+                reader.draft(query.prompt), None
+            )
+            plan = make_plan(intent, self.bundle, query)
+        return intent, plan, understanding(intent, plan, False)
+
+    async def _read(self, prompt: str, clock: _Clock) -> Intent:
+        """The prompt's intent (cached per prompt text: it does not depend on the user). Clauses
+        the rules cannot place go through the encoder, in one batch, for the zero-shot reader."""
+        cached = self._intents.get(prompt)
+        if cached is not None:
+            return cached
+        reader = self.bundle.intent_reader
+        draft = reader.draft(prompt)
+        clock.lap("read")
+        embeddings = None
+        if draft.pending and reader.zero_shot is not None:
+            ids, mask = _encode_rows(self.bundle.tokenizer, draft.pending_texts)
+            out = await self.backend.infer(
+                PROMPT_ENCODER.name,
+                {PROMPT_IDS.name: ids, PROMPT_MASK.name: mask},
+                timeout_s=self._budget(clock),
+            )
+            embeddings = out[PROMPT_EMBEDDING.name]
+            clock.lap("zero_shot")
+        intent = reader.finish(draft, embeddings)
+        self._intents.put(prompt, intent)
+        return intent
+
+    def _budget(self, clock: _Clock) -> float | None:
+        budget = clock.left(self.settings.steering_budget_s)
+        return None if budget is None else max(budget - self.settings.search_reserve_s, 0.001)
+
     async def _steered(
-        self, query: SteerQuery, tensors: dict[str, np.ndarray], clock: _Clock
-    ) -> tuple[np.ndarray, np.ndarray, Understanding]:
-        ids, mask = self.bundle.tokenizer.encode(query.prompt)
+        self, plan: Plan, tensors: dict[str, np.ndarray], clock: _Clock
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, tuple[float, ...]]]:
+        """The user vector, the served vector, and the head's negative probability and expert
+        weights on the first row. All of the plan's rows go to the ensemble as one batch."""
+        if not plan.rows:  # item references only: the backbone's vector is enough
+            out = await self.backend.infer(
+                SEQ_BACKBONE.name, tensors, timeout_s=self._budget(clock)
+            )
+            user = out[USER_EMBEDDING.name][0]
+            return user, steered_vector(plan, self.bundle, user, None), (0.0, ())
+        ids, mask = _encode_rows(self.bundle.tokenizer, [row.text for row in plan.rows])
+        rows = len(plan.rows)
         clock.lap("tokenize")
-        inputs = {
-            **tensors,
+        inputs = {name: np.repeat(array, rows, axis=0) for name, array in tensors.items()} | {
             PROMPT_IDS.name: ids,
             PROMPT_MASK.name: mask,
-            # No strength asked for: run at 1 and move to the default once the polarity is known.
-            STRENGTH.name: np.array(
-                [[1.0 if query.strength is None else query.strength]], np.float32
-            ),
+            STRENGTH.name: np.ones((rows, 1), np.float32),
         }
-        budget = clock.left(self.settings.steering_budget_s)
-        if budget is not None:
-            budget = max(budget - self.settings.search_reserve_s, 0.001)
-        out = await self.backend.infer(DPR_STEER.name, inputs, timeout_s=budget)
-        tag_scores = out[TAG_SCORES.name][0]
-        negative = float(out[NEGATIVE_PROB.name][0, 0])
-        named = sorted(
-            (
-                (tag, float(s))
-                for tag, s in zip(self.bundle.tags, tag_scores, strict=True)
-                if s >= TAG_THRESHOLD
-            ),
-            key=lambda pair: -pair[1],
+        out = await self.backend.infer(DPR_STEER.name, inputs, timeout_s=self._budget(clock))
+        user = out[USER_EMBEDDING.name][0]
+        served = steered_vector(plan, self.bundle, user, out[STEERED_EMBEDDING.name])
+        head = (
+            float(out[NEGATIVE_PROB.name][0, 0]),
+            tuple(float(w) for w in out[EXPERT_WEIGHTS.name][0]),
         )
-        polarity = Polarity.NONE
-        if named:
-            polarity = Polarity.NEGATIVE if negative >= 0.5 else Polarity.POSITIVE
-        user, steered = out[USER_EMBEDDING.name][0], out[STEERED_EMBEDDING.name][0]
-        strength = query.strength
-        if strength is None:
-            strength = self.bundle.default_strength.for_prompt(
-                negative=polarity is Polarity.NEGATIVE,
-                hybrid=query.negative_mode is NegativeMode.HYBRID,
-            )
-            # steered = user + 1 * delta, so the default's vector is user + strength * delta
-            steered = user + np.float32(strength) * (steered - user)
-        understood = Understanding(
-            polarity=polarity,
-            negative_probability=negative,
-            tags=tuple(named),
-            expert_weights=tuple(float(w) for w in out[EXPERT_WEIGHTS.name][0]),
-            strength=strength,
-        )
-        return user, steered, understood
+        return user, served, head
 
     async def _unsteered(
         self, tensors: dict[str, np.ndarray], clock: _Clock, try_primary: bool = True
@@ -352,26 +400,20 @@ class SteeringPipeline:
         """Stops the circuit breaker's probe."""
         await self.breaker.close()
 
-    def _filter(
-        self, query: SteerQuery, known: list[int], understood: Understanding
-    ) -> tuple[SearchFilter, Understanding]:
-        must_not = list(query.must_not)
-        if (
-            query.negative_mode is not NegativeMode.SOFT
-            and understood.polarity is Polarity.NEGATIVE
-        ):
-            hard = tuple(tag for tag, _ in understood.tags)
-            must_not.append(Match("tags", hard))
-            understood = replace(understood, hard_filtered_tags=hard)
+    def _filter(self, query: SteerQuery, known: list[int], plan: Plan | None) -> SearchFilter:
+        """The request's filters plus the intent's (ranges, unwanted tags in HARD / HYBRID
+        mode, unwanted and referenced items)."""
         lookup = self.bundle.internal_ids
         excluded = {lookup[item] for item in query.exclude_item_ids if item in lookup}
         if query.exclude_seen:
             excluded.update(known)
-        return (
-            SearchFilter(
-                must=query.must, must_not=tuple(must_not), exclude_ids=frozenset(excluded)
-            ),
-            understood,
+        must, must_not = list(query.must), list(query.must_not)
+        if plan is not None:
+            must.extend(plan.must)
+            must_not.extend(plan.must_not)
+            excluded.update(plan.exclude)
+        return SearchFilter(
+            must=tuple(must), must_not=tuple(must_not), exclude_ids=frozenset(excluded)
         )
 
     async def _search(

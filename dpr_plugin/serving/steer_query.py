@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from dpr_plugin.intent.clauses import Clause
 from dpr_plugin.serving.index.base import Condition, PayloadValue
 
 MAX_TOP_K = 200
@@ -89,10 +90,37 @@ class ScoredItem:
         return self.unsteered_rank - rank if self.unsteered_rank else None
 
 
+class Application(Enum):
+    """How a clause was applied to the answer."""
+
+    STEERED = "steered"
+    """It moved the user vector (a tag through the steering head, or an item reference)."""
+    FILTERED = "filtered"
+    """It became a search filter (a range, a tag in HARD mode, a negative reference's ids)."""
+    STEERED_AND_FILTERED = "steered_and_filtered"
+    NOT_APPLIED = "not_applied"
+    """Read, but not applied (the steering path failed, or its strength is 0)."""
+
+
+@dataclass(frozen=True)
+class AppliedClause:
+    """A clause of the prompt and what was done with it."""
+
+    clause: Clause
+    strength: float
+    application: Application
+
+
 @dataclass(frozen=True)
 class Understanding:
-    """What the steering head read from the prompt, and the strength the served vector was
-    moved with (the request's or the export's default; 0 when it was not moved)."""
+    """What was read from the prompt and how it was applied.
+
+    ``clauses`` is the full account. The other fields summarise it for older clients:
+    ``polarity`` is POSITIVE when any applied clause is a wish, NEGATIVE when all are
+    unwanted, NONE when nothing was read; ``tags`` are the tag clauses' tags;
+    ``negative_probability`` and ``expert_weights`` are the steering head's on the first tag
+    clause; ``strength`` is the largest strength applied (0 when the vector did not move).
+    """
 
     polarity: Polarity = Polarity.NONE
     negative_probability: float = 0.0
@@ -100,6 +128,8 @@ class Understanding:
     expert_weights: tuple[float, ...] = ()
     hard_filtered_tags: tuple[str, ...] = ()
     strength: float = 0.0
+    clauses: tuple[AppliedClause, ...] = ()
+    unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from dpr_plugin.errors import (
     HistoryUnavailableError,
     InferenceTimeoutError,
 )
+from dpr_plugin.intent.reader import IntentReader
+from dpr_plugin.intent.vocabulary import TagTerms, Vocabulary
 from dpr_plugin.serving.index.base import Hit, IndexInfo, Match, Range, SearchFilter
 from dpr_plugin.serving.model_bundle import ModelBundle
 
@@ -61,8 +63,10 @@ class Reading:
 READINGS = {
     "more comedies": Reading((0.95, 0.0, 0.0), 0.02, (2.0, -1.0)),
     "no dramas": Reading((0.0, 0.9, 0.0), 0.97, (1.0, -2.0)),
-    "zzzz": Reading((0.1, 0.1, 0.1), 0.3, (0.0, -0.5)),
+    "no horror": Reading((0.0, 0.0, 0.9), 0.97, (0.5, 0.5)),
 }
+"""The head's reading of each canonical prompt the pipeline sends (a clause's "more X" /
+"no X")."""
 
 
 class FakeTokenizer:
@@ -77,13 +81,21 @@ class FakeTokenizer:
         ids = np.array([[101, 1000 + self._texts.index(text), 102]], np.int64)
         return ids, np.ones_like(ids)
 
-    def text_of(self, ids: np.ndarray) -> str:
-        return self._texts[int(ids[0, 1]) - 1000]
+    def text_of(self, ids: np.ndarray, row: int = 0) -> str:
+        return self._texts[int(ids[row, 1]) - 1000]
 
 
 def fake_bundle(default: DefaultStrength | None = None) -> ModelBundle:
     """A bundle over the six-item catalogue with the fake tokenizer."""
     ids = tuple(ITEMS)
+    surfaces = {"Comedy": "comedies", "Drama": "dramas", "Horror": "horror"}
+    vocabulary = Vocabulary(
+        "fake",
+        tuple(
+            TagTerms(tag, surfaces[tag], tag.lower(), (tag.lower(), surfaces[tag]), ())
+            for tag in TAGS
+        ),
+    )
     return ModelBundle(
         tokenizer=FakeTokenizer(),  # type: ignore[arg-type]
         tags=TAGS,
@@ -91,6 +103,7 @@ def fake_bundle(default: DefaultStrength | None = None) -> ModelBundle:
         internal_ids={item: i + 1 for i, item in enumerate(ids)},
         model_version="fake-1",
         default_strength=default or DefaultStrength(),
+        reader=IntentReader(vocabulary),
     )
 
 
@@ -117,6 +130,8 @@ class FakeBackend:
     ) -> None:
         self.tokenizer = tokenizer
         self.down = down
+        self.steer_batches: list[list[str]] = []
+        """The canonical prompts of each dpr_steer call, one list per call."""
         self.steer_delay_s = steer_delay_s
         self.backbone_delay_s = backbone_delay_s
         self.hung = False
@@ -152,15 +167,26 @@ class FakeBackend:
                 await asyncio.wait_for(asyncio.sleep(self.steer_delay_s), timeout_s)
             except TimeoutError:
                 raise InferenceTimeoutError(model, f"no answer within {timeout_s}s") from None
-        reading = READINGS[self.tokenizer.text_of(inputs[PROMPT_IDS.name])]
-        strength = float(inputs[STRENGTH.name][0, 0])
-        steered = USER + np.float32(strength) * np.array(reading.delta, np.float32)
+        rows = inputs[PROMPT_IDS.name].shape[0]
+        readings = [
+            READINGS[self.tokenizer.text_of(inputs[PROMPT_IDS.name], row)] for row in range(rows)
+        ]
+        strengths = inputs[STRENGTH.name][:, 0]
+        steered = np.stack(
+            [
+                USER + np.float32(s) * np.array(r.delta, np.float32)
+                for s, r in zip(strengths, readings, strict=True)
+            ]
+        )
+        self.steer_batches.append(
+            [self.tokenizer.text_of(inputs[PROMPT_IDS.name], r) for r in range(rows)]
+        )
         return {
-            USER_EMBEDDING.name: USER[None, :].copy(),
-            STEERED_EMBEDDING.name: steered[None, :],
-            TAG_SCORES.name: np.array([reading.tag_scores], np.float32),
-            NEGATIVE_PROB.name: np.array([[reading.negative]], np.float32),
-            EXPERT_WEIGHTS.name: np.full((1, NUM_EXPERTS), 1 / NUM_EXPERTS, np.float32),
+            USER_EMBEDDING.name: np.repeat(USER[None, :], rows, axis=0),
+            STEERED_EMBEDDING.name: steered,
+            TAG_SCORES.name: np.array([r.tag_scores for r in readings], np.float32),
+            NEGATIVE_PROB.name: np.array([[r.negative] for r in readings], np.float32),
+            EXPERT_WEIGHTS.name: np.full((rows, NUM_EXPERTS), 1 / NUM_EXPERTS, np.float32),
         }
 
     async def is_ready(self) -> bool:

@@ -15,6 +15,7 @@ from dpr_plugin.serving.index.base import Match
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.pipeline import PipelineSettings, SteeringPipeline
 from dpr_plugin.serving.steer_query import (
+    Application,
     NegativeMode,
     Polarity,
     ServedPath,
@@ -78,9 +79,34 @@ def test_pipeline_applies_the_positive_default_strength_when_none_is_asked() -> 
 
 def test_pipeline_uses_the_asked_strength_and_zero_keeps_the_backbone_list() -> None:
     result = _steer(_pipeline(), prompt="more comedies", strength=0.0)
-    assert result.served_path is ServedPath.STEERED
+    assert result.served_path is ServedPath.UNSTEERED  # read, but nothing moved
     assert result.understood.strength == 0.0
+    (clause,) = result.understood.clauses
+    assert clause.application is Application.NOT_APPLIED
     assert _ids(result) == UNSTEERED
+
+
+def test_pipeline_combines_a_wish_and_an_unwanted_tag_in_one_batch() -> None:
+    pipeline = _pipeline()
+    result = _steer(pipeline, prompt="comedies, but no dramas")
+    assert pipeline.backend.steer_batches == [["more comedies", "no dramas"]]
+    assert [(c.clause.negative, c.strength) for c in result.understood.clauses] == [
+        (False, 1.5),
+        (True, 2.0),
+    ]
+    assert result.understood.polarity is Polarity.POSITIVE
+    # user + 1.5 * (2, -1) + 2 * (1, -2) = (5.1, -4.5): c1 5.1, c2 3.69, cd 0.36, ...
+    assert _ids(result)[:3] == ["c1", "c2", "cd"]
+    assert result.items[0].score == pytest.approx(5.1)
+
+
+def test_pipeline_serves_a_prompt_it_cannot_read_unsteered() -> None:
+    pipeline = _pipeline()
+    result = _steer(pipeline, prompt="zzzz")
+    assert result.served_path is ServedPath.UNSTEERED
+    assert result.understood.polarity is Polarity.NONE and result.understood.clauses == ()
+    assert _ids(result) == UNSTEERED
+    assert pipeline.backend.steer_batches == []
 
 
 def test_pipeline_steers_soft_negative_prompts_with_the_negative_default() -> None:
@@ -134,6 +160,16 @@ def test_pipeline_falls_back_in_process_when_the_backend_is_down() -> None:
     fallbacks = pipeline.metrics.fallbacks
     assert fallbacks.labels("BackendUnavailableError")._value.get() == 1
     assert fallbacks.labels("backbone_in_process")._value.get() == 1
+    (clause,) = result.understood.clauses
+    assert clause.application is Application.NOT_APPLIED
+
+
+def test_pipeline_keeps_an_unwanted_tag_filter_when_steering_is_down() -> None:
+    result = _steer(_pipeline(down=True), prompt="no dramas", negative_mode=NegativeMode.HYBRID)
+    assert result.served_path is ServedPath.FALLBACK_UNSTEERED
+    assert _ids(result) == ["c2", "c1", "h1"]  # the backbone's order, dramas still removed
+    (clause,) = result.understood.clauses
+    assert clause.application is Application.FILTERED
 
 
 def test_pipeline_raises_unavailable_when_no_backend_can_compute_the_user() -> None:

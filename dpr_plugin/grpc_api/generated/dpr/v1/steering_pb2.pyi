@@ -29,6 +29,14 @@ class Polarity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     POLARITY_NONE: _ClassVar[Polarity]
     POLARITY_POSITIVE: _ClassVar[Polarity]
     POLARITY_NEGATIVE: _ClassVar[Polarity]
+
+class Application(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPLICATION_UNSPECIFIED: _ClassVar[Application]
+    APPLICATION_STEERED: _ClassVar[Application]
+    APPLICATION_FILTERED: _ClassVar[Application]
+    APPLICATION_STEERED_AND_FILTERED: _ClassVar[Application]
+    APPLICATION_NOT_APPLIED: _ClassVar[Application]
 NEGATIVE_MODE_UNSPECIFIED: NegativeMode
 NEGATIVE_MODE_SOFT: NegativeMode
 NEGATIVE_MODE_HARD: NegativeMode
@@ -42,6 +50,11 @@ POLARITY_UNSPECIFIED: Polarity
 POLARITY_NONE: Polarity
 POLARITY_POSITIVE: Polarity
 POLARITY_NEGATIVE: Polarity
+APPLICATION_UNSPECIFIED: Application
+APPLICATION_STEERED: Application
+APPLICATION_FILTERED: Application
+APPLICATION_STEERED_AND_FILTERED: Application
+APPLICATION_NOT_APPLIED: Application
 
 class FieldCondition(_message.Message):
     __slots__ = ("field", "any_of_strings", "any_of_integers", "range")
@@ -137,8 +150,38 @@ class TagScore(_message.Message):
     score: float
     def __init__(self, tag: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
+class Clause(_message.Message):
+    __slots__ = ("text", "start", "end", "polarity", "tags", "any_of", "range_field", "range", "item_id", "item_title", "strength", "applied", "source")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    POLARITY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    ANY_OF_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_TITLE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    start: int
+    end: int
+    polarity: Polarity
+    tags: _containers.RepeatedCompositeFieldContainer[TagScore]
+    any_of: bool
+    range_field: str
+    range: NumericRange
+    item_id: str
+    item_title: str
+    strength: float
+    applied: Application
+    source: str
+    def __init__(self, text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., polarity: _Optional[_Union[Polarity, str]] = ..., tags: _Optional[_Iterable[_Union[TagScore, _Mapping]]] = ..., any_of: _Optional[bool] = ..., range_field: _Optional[str] = ..., range: _Optional[_Union[NumericRange, _Mapping]] = ..., item_id: _Optional[str] = ..., item_title: _Optional[str] = ..., strength: _Optional[float] = ..., applied: _Optional[_Union[Application, str]] = ..., source: _Optional[str] = ...) -> None: ...
+
 class Understanding(_message.Message):
-    __slots__ = ("polarity", "negative_probability", "tags", "expert_weights", "expert_names", "hard_filtered_tags", "strength")
+    __slots__ = ("polarity", "negative_probability", "tags", "expert_weights", "expert_names", "hard_filtered_tags", "strength", "clauses", "unread")
     POLARITY_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +189,8 @@ class Understanding(_message.Message):
     EXPERT_NAMES_FIELD_NUMBER: _ClassVar[int]
     HARD_FILTERED_TAGS_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    CLAUSES_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
     polarity: Polarity
     negative_probability: float
     tags: _containers.RepeatedCompositeFieldContainer[TagScore]
@@ -153,7 +198,9 @@ class Understanding(_message.Message):
     expert_names: _containers.RepeatedScalarFieldContainer[str]
     hard_filtered_tags: _containers.RepeatedScalarFieldContainer[str]
     strength: float
-    def __init__(self, polarity: _Optional[_Union[Polarity, str]] = ..., negative_probability: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[TagScore, _Mapping]]] = ..., expert_weights: _Optional[_Iterable[float]] = ..., expert_names: _Optional[_Iterable[str]] = ..., hard_filtered_tags: _Optional[_Iterable[str]] = ..., strength: _Optional[float] = ...) -> None: ...
+    clauses: _containers.RepeatedCompositeFieldContainer[Clause]
+    unread: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, polarity: _Optional[_Union[Polarity, str]] = ..., negative_probability: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[TagScore, _Mapping]]] = ..., expert_weights: _Optional[_Iterable[float]] = ..., expert_names: _Optional[_Iterable[str]] = ..., hard_filtered_tags: _Optional[_Iterable[str]] = ..., strength: _Optional[float] = ..., clauses: _Optional[_Iterable[_Union[Clause, _Mapping]]] = ..., unread: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SteerResponse(_message.Message):
     __slots__ = ("request_id", "items", "understood", "served_path", "fallback_reason", "model_version", "history_length", "unknown_history_items")
