@@ -243,13 +243,16 @@ def score(catalogue, prompts, users, baseline, templated, answers) -> dict[str, 
     before = [_ids(catalogue, r) for r in baseline]
     cells: dict[str, dict[str, list[float]]] = {}
     correct = 0
+    per_prompt = []
     for row, responses in zip(prompts, answers, strict=True):
         category = row["category"]
         cell = cells.setdefault(category, {})
+        sizes = {key: len(values) for key, values in cell.items()}
         cell.setdefault("prompts", []).append(1)
         lists = [_ids(catalogue, r) for r in responses]
         labels = row["clauses"]
-        correct += response_clauses(responses[0]) == label_clauses(catalogue, labels)
+        understood = response_clauses(responses[0]) == label_clauses(catalogue, labels)
+        correct += understood
         if category in TAG_CATEGORIES:
             wanted = set(labels[0]["tags"])
             for b, a in zip(before, lists, strict=True):
@@ -286,6 +289,19 @@ def score(catalogue, prompts, users, baseline, templated, answers) -> dict[str, 
             for r, b, a in zip(responses, before, lists, strict=True):
                 plain = r.served_path == pb.SERVED_PATH_UNSTEERED and a == b
                 cell.setdefault("unsteered_rate", []).append(float(plain))
+        per_prompt.append(
+            {
+                "text": row["text"],
+                "category": category,
+                "understood": understood,
+                **{
+                    key: round(float(np.mean(values[sizes.get(key, 0) :])), 3)
+                    for key, values in cell.items()
+                    if key not in ("prompts", "share_before", "templated_after")
+                    and len(values) > sizes.get(key, 0)
+                },
+            }
+        )
     categories: dict[str, dict[str, float]] = {}
     for category, cell in cells.items():
         out: dict[str, float] = {"prompts": len(cell.pop("prompts"))}
@@ -302,6 +318,7 @@ def score(catalogue, prompts, users, baseline, templated, answers) -> dict[str, 
         "users": len(users),
         "categories": categories,
         "understood_accuracy": round(correct / len(prompts), 4),
+        "per_prompt": per_prompt,
     }
 
 

@@ -93,10 +93,18 @@ DPR_STEER = ModelSpec(
     (HISTORY_IDS, HISTORY_LEN, PROMPT_IDS, PROMPT_MASK, STRENGTH),
     (USER_EMBEDDING, STEERED_EMBEDDING, EXPERT_WEIGHTS, TAG_SCORES, NEGATIVE_PROB),
 )
-"""The ensemble: the only model the service calls for a prompted request."""
+"""The ensemble of the whole method: history and prompt tokens in, steered vector out."""
+DPR_STEER_ENCODED = ModelSpec(
+    "dpr_steer_encoded",
+    (HISTORY_IDS, HISTORY_LEN, PROMPT_EMBEDDING, PROMPT_STATES, PROMPT_MASK, STRENGTH),
+    (USER_EMBEDDING, STEERED_EMBEDDING, EXPERT_WEIGHTS, TAG_SCORES, NEGATIVE_PROB),
+)
+"""The ensemble the service calls for a prompted request: backbone and head over prompt
+encodings it already has. The service's clauses become canonical prompts ("more comedies"),
+a small fixed set whose encodings it keeps, so a request with several clauses is one batch
+through backbone and head with no encoder pass."""
 
 ONNX_MODELS = (SEQ_BACKBONE, PROMPT_ENCODER, STEERING_HEAD)
-ALL_MODELS = (*ONNX_MODELS, DPR_STEER)
 
 ENSEMBLE_STEPS: tuple[tuple[str, dict[str, str], dict[str, str]], ...] = (
     # (model, {model input: ensemble tensor}, {model output: ensemble tensor}). The ensemble's
@@ -129,6 +137,19 @@ ENSEMBLE_STEPS: tuple[tuple[str, dict[str, str], dict[str, str]], ...] = (
     ),
 )
 """Wiring of ``dpr_steer``, in execution order."""
+
+ENCODED_STEPS: tuple[tuple[str, dict[str, str], dict[str, str]], ...] = (
+    ENSEMBLE_STEPS[0],
+    (
+        STEERING_HEAD.name,
+        {name: name for name in ENSEMBLE_STEPS[2][1]},
+        ENSEMBLE_STEPS[2][2],
+    ),
+)
+"""Wiring of ``dpr_steer_encoded``: the backbone, then the head on the given encodings."""
+
+ENSEMBLES = ((DPR_STEER, ENSEMBLE_STEPS), (DPR_STEER_ENCODED, ENCODED_STEPS))
+ALL_MODELS = (*ONNX_MODELS, DPR_STEER, DPR_STEER_ENCODED)
 
 MAX_BATCH_SIZE = 32
 """Largest batch Triton's dynamic batcher forms (see triton_models/README.md for the choice)."""

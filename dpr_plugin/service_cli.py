@@ -179,19 +179,35 @@ def _summary(prompt: str, response: object) -> str:
 
     assert isinstance(response, pb.SteerResponse)
     understood = response.understood
-    tags = ", ".join(f"{t.tag} {t.score:.2f}" for t in understood.tags) or "-"
     path = pb.ServedPath.Name(response.served_path).removeprefix("SERVED_PATH_").lower()
-    polarity = pb.Polarity.Name(understood.polarity).removeprefix("POLARITY_").lower()
-    banned = list(understood.hard_filtered_tags)
-    hard = f", hard filter {banned}" if banned else ""
-    # every prompt that reached the head says what strength it got, 0 (HARD, or a 0 default) too
-    headed = response.served_path in (pb.SERVED_PATH_STEERED, pb.SERVED_PATH_COLD_START)
-    moved = f", strength {understood.strength:.2f}" if headed else ""
     fallback = f", fallback: {response.fallback_reason}" if response.fallback_reason else ""
-    return (
-        f"{prompt or '(no prompt)'!r}: {path}, understood {polarity} [{tags}]{moved}{hard}"
-        f"{fallback}"
-    )
+    lines = [f"{prompt or '(no prompt)'!r}: {path}{fallback}"]
+    lines += [f"  {_clause(c)}" for c in understood.clauses]
+    if understood.unread:
+        lines.append(f"  not understood: {', '.join(repr(u) for u in understood.unread)}")
+    if prompt and not understood.clauses and not understood.unread:
+        lines.append("  nothing to read")
+    return "\n".join(lines)
+
+
+def _clause(clause: object) -> str:
+    """One clause as `dpr steer` prints it: polarity, target, how it was applied."""
+    from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
+
+    assert isinstance(clause, pb.Clause)
+    sign = "-" if clause.polarity == pb.POLARITY_NEGATIVE else "+"
+    if clause.tags:
+        joiner = " or " if clause.any_of else ", "
+        target = joiner.join(f"{t.tag} {t.score:.2f}" for t in clause.tags)
+    elif clause.range_field:
+        low = f"{clause.range.gte:g}" if clause.range.HasField("gte") else ""
+        high = f"{clause.range.lte:g}" if clause.range.HasField("lte") else ""
+        target = f"{clause.range_field} {low}..{high}"
+    else:
+        target = f"like {clause.item_title!r} ({clause.item_id})"
+    applied = pb.Application.Name(clause.applied).removeprefix("APPLICATION_").lower()
+    strength = f" at {clause.strength:.2f}" if clause.strength else ""
+    return f"{sign} {target} [{clause.source}] {applied}{strength}  <- {clause.text!r}"
 
 
 def _tags(item: object) -> list[str]:
@@ -272,7 +288,9 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     steer.add_argument("--top-k", type=int, default=10)
     steer.add_argument("--must-tag", action="append", default=[])
     steer.add_argument("--must-not-tag", action="append", default=[])
-    steer.add_argument("--negative-mode", choices=("soft", "hard", "hybrid"), default="soft")
+    steer.add_argument(
+        "--negative-mode", choices=("auto", "soft", "hard", "hybrid"), default="auto"
+    )
     steer.add_argument(
         "--strength", type=float, default=None, help="0..4; absent: the export's default"
     )

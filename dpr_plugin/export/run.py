@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dpr_plugin.contract import DPR_STEER, EMBEDDING_DIM
+from dpr_plugin.contract import EMBEDDING_DIM, ENSEMBLES
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import DprError
 from dpr_plugin.export.onnx_export import (
@@ -167,7 +167,8 @@ def run_export(
     shutil.copy(encoder.model_dir / TOKENIZER_FILE, tokenizer_path(repository))
     write_vocabulary(resolve_vocabulary(vocabulary, tuple(tags)), encoder, repository)
     # Triton (NGC container included) loads an ensemble only with an (empty) version folder.
-    version_dir(repository, DPR_STEER.name).mkdir(parents=True, exist_ok=True)
+    for spec, _ in ENSEMBLES:
+        version_dir(repository, spec.name).mkdir(parents=True, exist_ok=True)
     manifest = Manifest(
         tags=tuple(tags),
         backbone=backbone.config.kind,

@@ -14,8 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dpr_plugin.contract import (
-    DPR_STEER,
-    ENSEMBLE_STEPS,
+    ENSEMBLES,
     MAX_BATCH_SIZE,
     ONNX_MODELS,
     PROMPT_ENCODER,
@@ -81,31 +80,34 @@ def render_onnx_model(spec: ModelSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_ensemble() -> str:
-    """config.pbtxt of the ``dpr_steer`` ensemble."""
+def render_ensemble(
+    spec: ModelSpec, steps: tuple[tuple[str, dict[str, str], dict[str, str]], ...]
+) -> str:
+    """config.pbtxt of an ensemble."""
     lines = [
-        *_header(DPR_STEER),
+        *_header(spec),
         'platform: "ensemble"',
         f"max_batch_size: {MAX_BATCH_SIZE}",
-        *_tensors("input", DPR_STEER.inputs),
-        *_tensors("output", DPR_STEER.outputs),
+        *_tensors("input", spec.inputs),
+        *_tensors("output", spec.outputs),
         "ensemble_scheduling {",
         "  step [",
     ]
-    for i, (model, inputs, outputs) in enumerate(ENSEMBLE_STEPS):
+    for i, (model, inputs, outputs) in enumerate(steps):
         lines += ["    {", f'      model_name: "{model}"', "      model_version: -1"]
         for section, mapping in (("input_map", inputs), ("output_map", outputs)):
             for key, value in mapping.items():
                 lines.append(f'      {section} {{ key: "{key}" value: "{value}" }}')
-        lines.append("    }," if i < len(ENSEMBLE_STEPS) - 1 else "    }")
+        lines.append("    }," if i < len(steps) - 1 else "    }")
     lines += ["  ]", "}"]
     return "\n".join(lines) + "\n"
 
 
 def rendered() -> dict[str, str]:
-    """Model name → expected config.pbtxt text for all four models."""
+    """Model name → expected config.pbtxt text for every model."""
     out = {spec.name: render_onnx_model(spec) for spec in ONNX_MODELS}
-    out[DPR_STEER.name] = render_ensemble()
+    for spec, steps in ENSEMBLES:
+        out[spec.name] = render_ensemble(spec, steps)
     return out
 
 
@@ -117,7 +119,8 @@ def write(repository: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         paths.append(path)
-    version_dir(repository, DPR_STEER.name).mkdir(exist_ok=True)
+    for spec, _ in ENSEMBLES:
+        version_dir(repository, spec.name).mkdir(exist_ok=True)
     return paths
 
 

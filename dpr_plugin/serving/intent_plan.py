@@ -6,7 +6,10 @@
   clause i at strength 1 and ``αᵢ`` the clause's strength (a disjunction averages its tags'
   moves). All clauses go to the head in one batch: one inference call per request.
 * In ``HARD`` / ``HYBRID`` mode an unwanted tag is also a ``must_not`` filter (``HARD``: only
-  the filter).
+  the filter). ``AUTO`` (the default) is ``SOFT`` for a prompt of unwanted tags alone and
+  ``HYBRID`` when the prompt also states a wish: steering away from Y while toward X cannot
+  remove the items that are both ("animated but not for little kids" held in 0.01 of the lists
+  under ``SOFT``; see docs/results.md).
 * A range clause is a filter (``must``; an unwanted two-sided range is ``must_not``).
 * An item reference moves the vector toward the item (``+ w·|u|·ê``) or away from it, and an
   unwanted item is never returned, nor its ``AVOID_NEIGHBOURS`` nearest items.
@@ -86,7 +89,11 @@ class Plan:
 def make_plan(intent: Intent, bundle: ModelBundle, query: SteerQuery) -> Plan:
     """The steering rows, moves and filters of ``intent`` under the request's settings."""
     plan = Plan()
-    hybrid = query.negative_mode is NegativeMode.HYBRID
+    mode = query.negative_mode
+    if mode is NegativeMode.AUTO:
+        wish = any(not clause.negative for clause in intent.clauses)
+        mode = NegativeMode.HYBRID if wish else NegativeMode.SOFT
+    hybrid = mode is NegativeMode.HYBRID
     for clause in intent.clauses:
         target = clause.target
         moves: list[tuple[int, float]] = []
@@ -100,10 +107,10 @@ def make_plan(intent: Intent, bundle: ModelBundle, query: SteerQuery) -> Plan:
                 if query.strength is not None
                 else bundle.default_strength.for_prompt(negative=clause.negative, hybrid=hybrid)
             )
-            if clause.negative and query.negative_mode is not NegativeMode.SOFT:
+            if clause.negative and mode is not NegativeMode.SOFT:
                 plan.must_not.append(Match("tags", target.names))
                 filtered = True
-                if query.negative_mode is NegativeMode.HARD:
+                if mode is NegativeMode.HARD:
                     strength = 0.0
             if strength > 0:
                 verb = "no" if clause.negative else "more"

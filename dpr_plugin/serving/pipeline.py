@@ -16,16 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dpr_plugin.contract import (
-    DPR_STEER,
+    DPR_STEER_ENCODED,
     EXPERT_WEIGHTS,
     HISTORY_IDS,
     HISTORY_LEN,
     HISTORY_LENGTH,
     NEGATIVE_PROB,
     PROMPT_EMBEDDING,
-    PROMPT_ENCODER,
-    PROMPT_IDS,
     PROMPT_MASK,
+    PROMPT_STATES,
     SEQ_BACKBONE,
     STEERED_EMBEDDING,
     STRENGTH,
@@ -47,6 +46,7 @@ from dpr_plugin.serving.intent_plan import Plan, make_plan, steered_vector, unde
 from dpr_plugin.serving.lru import LruCache
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.model_bundle import ModelBundle
+from dpr_plugin.serving.prompt_encodings import PromptEncodings
 from dpr_plugin.serving.rate_limited_log import RateLimitedLog
 from dpr_plugin.serving.steer_query import (
     RANK_DEPTH,
@@ -56,7 +56,6 @@ from dpr_plugin.serving.steer_query import (
     SteerResult,
     Understanding,
 )
-from dpr_plugin.tokenizer import PromptTokenizer
 
 log = logging.getLogger("dpr.pipeline")
 
@@ -131,19 +130,6 @@ class _Clock:
         return left if cap is None else min(left, cap)
 
 
-def _encode_rows(tokenizer: PromptTokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and mask of several prompts, each from the tokenizer's cache, right-padded with 0 to
-    the widest."""
-    encoded = [tokenizer.encode(text) for text in texts]
-    width = max(ids.shape[1] for ids, _ in encoded)
-    ids = np.zeros((len(texts), width), np.int64)
-    mask = np.zeros((len(texts), width), np.int64)
-    for i, (row_ids, row_mask) in enumerate(encoded):
-        ids[i, : row_ids.shape[1]] = row_ids[0]
-        mask[i, : row_mask.shape[1]] = row_mask[0]
-    return ids, mask
-
-
 def _history_tensors(internal_ids: list[int]) -> dict[str, np.ndarray]:
     ids = internal_ids[-HISTORY_LENGTH:]
     history = np.zeros((1, HISTORY_LENGTH), np.int64)
@@ -175,6 +161,7 @@ class SteeringPipeline:
         self._fallback_log = RateLimitedLog(log, self.settings.fallback_log_interval_s)
         self._fallback_slots: asyncio.Semaphore | None = None
         self._intents: LruCache[str, Intent] = LruCache(INTENT_CACHE_ENTRIES)
+        self._encodings = PromptEncodings(bundle.tokenizer)
         self.breaker = CircuitBreaker(
             backend,
             self.settings.breaker_failures,
@@ -301,13 +288,10 @@ class SteeringPipeline:
         clock.lap("read")
         embeddings = None
         if draft.pending and reader.zero_shot is not None:
-            ids, mask = _encode_rows(self.bundle.tokenizer, draft.pending_texts)
-            out = await self.backend.infer(
-                PROMPT_ENCODER.name,
-                {PROMPT_IDS.name: ids, PROMPT_MASK.name: mask},
-                timeout_s=self._budget(clock),
+            encoded = await self._encodings.encode(
+                draft.pending_texts, self.backend, self._budget(clock)
             )
-            embeddings = out[PROMPT_EMBEDDING.name]
+            embeddings = encoded.embedding
             clock.lap("zero_shot")
         intent = reader.finish(draft, embeddings)
         self._intents.put(prompt, intent)
@@ -321,22 +305,28 @@ class SteeringPipeline:
         self, plan: Plan, tensors: dict[str, np.ndarray], clock: _Clock
     ) -> tuple[np.ndarray, np.ndarray, tuple[float, tuple[float, ...]]]:
         """The user vector, the served vector, and the head's negative probability and expert
-        weights on the first row. All of the plan's rows go to the ensemble as one batch."""
+        weights on the first row. All of the plan's rows go to the head as one batch, with the
+        encodings of their canonical prompts (kept by the service after their first use)."""
         if not plan.rows:  # item references only: the backbone's vector is enough
             out = await self.backend.infer(
                 SEQ_BACKBONE.name, tensors, timeout_s=self._budget(clock)
             )
             user = out[USER_EMBEDDING.name][0]
             return user, steered_vector(plan, self.bundle, user, None), (0.0, ())
-        ids, mask = _encode_rows(self.bundle.tokenizer, [row.text for row in plan.rows])
+        encoded = await self._encodings.encode(
+            [row.text for row in plan.rows], self.backend, self._budget(clock)
+        )
         rows = len(plan.rows)
-        clock.lap("tokenize")
+        clock.lap("encode")
         inputs = {name: np.repeat(array, rows, axis=0) for name, array in tensors.items()} | {
-            PROMPT_IDS.name: ids,
-            PROMPT_MASK.name: mask,
+            PROMPT_EMBEDDING.name: encoded.embedding,
+            PROMPT_STATES.name: encoded.states,
+            PROMPT_MASK.name: encoded.mask,
             STRENGTH.name: np.ones((rows, 1), np.float32),
         }
-        out = await self.backend.infer(DPR_STEER.name, inputs, timeout_s=self._budget(clock))
+        out = await self.backend.infer(
+            DPR_STEER_ENCODED.name, inputs, timeout_s=self._budget(clock)
+        )
         user = out[USER_EMBEDDING.name][0]
         served = steered_vector(plan, self.bundle, user, out[STEERED_EMBEDDING.name])
         head = (

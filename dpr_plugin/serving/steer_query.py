@@ -21,6 +21,8 @@ class NegativeMode(Enum):
     SOFT = "soft"
     HARD = "hard"
     HYBRID = "hybrid"
+    AUTO = "auto"
+    """SOFT for unwanted tags alone, HYBRID for unwanted tags beside a wish."""
 
 
 class ServedPath(Enum):
@@ -70,7 +72,7 @@ class SteerQuery:
     exclude_item_ids: tuple[str, ...] = ()
     exclude_seen: bool = False
     strength: float | None = None
-    negative_mode: NegativeMode = NegativeMode.SOFT
+    negative_mode: NegativeMode = NegativeMode.AUTO
     payload_fields: tuple[str, ...] = DEFAULT_PAYLOAD_FIELDS
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from dpr_plugin.contract import DPR_STEER
+from dpr_plugin.contract import ENSEMBLES
 from dpr_plugin.errors import TritonStartError
 from dpr_plugin.manifest import version_dir
 from dpr_plugin.triton_local.environment import TritonInstall, build_workspace, ensure_install
@@ -131,7 +131,8 @@ class LocalTritonServer:
         backends, caches = build_workspace(self._install, self._workspace)
         if not self.grpc_port:  # a restart keeps its ports, so clients reconnect to it
             self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
-        version_dir(self.repository, DPR_STEER.name).mkdir(parents=True, exist_ok=True)
+        for spec, _ in ENSEMBLES:  # Triton loads an ensemble only with a version folder
+            version_dir(self.repository, spec.name).mkdir(parents=True, exist_ok=True)
         command = [
             str(self._install.binary),
             f"--model-repository={self.repository}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dpr_plugin.contract import ALL_MODELS, DPR_STEER, ENSEMBLE_STEPS, PROMPT_ENCODER
+from dpr_plugin.contract import ALL_MODELS, ENSEMBLES, PROMPT_ENCODER
 from dpr_plugin.export.triton_config import stale
 from dpr_plugin.serving.inference.model_repository import load_repository
 
@@ -25,6 +25,7 @@ def test_committed_configs_declare_the_contract() -> None:
                 (t.name, t.numpy_dtype, t.dims) for t in wanted
             ]
     assert configs[PROMPT_ENCODER.name].response_cache
-    assert configs[DPR_STEER.name].is_ensemble
-    assert configs[DPR_STEER.name].steps == ENSEMBLE_STEPS
-    assert all(configs[m.name].backend == "onnxruntime" for m in ALL_MODELS if m != DPR_STEER)
+    for spec, steps in ENSEMBLES:
+        assert configs[spec.name].is_ensemble and configs[spec.name].steps == steps
+    ensembles = {spec for spec, _ in ENSEMBLES}
+    assert all(configs[m.name].backend == "onnxruntime" for m in ALL_MODELS if m not in ensembles)

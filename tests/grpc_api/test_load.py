@@ -189,7 +189,7 @@ def test_qdrant_unavailable_answers_unavailable_quickly(
 
 
 class SlowSteering:
-    """The real in-process runtime, with ``delay_s`` added to every dpr_steer call."""
+    """The real in-process runtime, with ``delay_s`` added to every steering call."""
 
     def __init__(self, repository: Path, delay_s: float) -> None:
         from dpr_plugin.serving.inference.local_runtime import LocalRuntime
@@ -199,7 +199,7 @@ class SlowSteering:
 
     async def infer(self, model: str, inputs: dict, timeout_s: float | None = None) -> dict:
 
-        if model == "dpr_steer":
+        if model == "dpr_steer_encoded":
             try:
                 await asyncio.wait_for(asyncio.sleep(self.delay_s), timeout_s)
             except TimeoutError:

@@ -55,21 +55,23 @@ def test_steer_prints_a_side_by_side_table(
     assert len([line for line in out.splitlines() if line[:3].strip().isdigit()]) == 5
 
 
-def test_steer_passes_a_strength_and_prints_the_applied_one(
+def test_steer_passes_a_strength_and_prints_the_clauses(
     service: ServiceThread, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["steer", "--target", service.target, "--user", "1", "--top-k", "3",
                  "--prompt", "more comedies", "--strength", "0.5"])  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0 and "'more comedies': steered, understood positive" in out
-    assert "strength 0.50" in out
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and out[0] == "'more comedies': steered"
+    assert out[1].startswith("  + Comedy 1.00 [lexicon] steered at 0.50  <- 'comedies'")
     code = main(["steer", "--target", service.target, "--user", "1", "--top-k", "3",
                  "--prompt", "more comedies", "--strength", "0"])  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0 and "strength 0.00" in out  # unmoved, and said so
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and out[0] == "'more comedies': unsteered"  # read, not applied: said so
+    assert "not_applied" in out[1]
     code = main(["steer", "--target", service.target, "--user", "1", "--top-k", "3",
-                 "--prompt", ""])  # fmt: skip
-    assert code == 0 and "strength" not in capsys.readouterr().out.splitlines()[0]
+                 "--prompt", "zzzz qqq"])  # fmt: skip
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and out[:2] == ["'zzzz qqq': unsteered", "  not understood: 'zzzz qqq'"]
 
 
 def test_steer_reports_a_status_error_in_one_line(

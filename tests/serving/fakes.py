@@ -14,12 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dpr_plugin.contract import (
-    DPR_STEER,
+    DPR_STEER_ENCODED,
     EXPERT_WEIGHTS,
     HISTORY_LEN,
     NEGATIVE_PROB,
     NUM_EXPERTS,
+    PROMPT_EMBEDDING,
+    PROMPT_ENCODER,
     PROMPT_IDS,
+    PROMPT_STATES,
     SEQ_BACKBONE,
     STEERED_EMBEDDING,
     STRENGTH,
@@ -108,7 +111,9 @@ def fake_bundle(default: DefaultStrength | None = None) -> ModelBundle:
 
 
 class FakeBackend:
-    """Answers ``seq_backbone`` and ``dpr_steer`` from USER and READINGS.
+    """Answers ``seq_backbone``, ``prompt_encoder`` and ``dpr_steer_encoded`` from USER and
+    READINGS. Its "encoding" of a prompt is the prompt's FakeTokenizer id in the first column
+    of the embedding, so the head reads the prompt back from it.
 
     Args:
         tokenizer: The bundle's tokenizer (to read the prompt back from its ids).
@@ -117,7 +122,7 @@ class FakeBackend:
             ``most_running`` records how many ran at once.
 
     Set ``hung`` to make every call and readiness check wait forever (a stopped server).
-        steer_delay_s: ``dpr_steer`` takes this long (a hung or overloaded server); past the
+        steer_delay_s: ``dpr_steer_encoded`` takes this long (a hung or overloaded server); past the
             caller's timeout it raises InferenceTimeoutError, as both real backends do.
     """
 
@@ -131,7 +136,7 @@ class FakeBackend:
         self.tokenizer = tokenizer
         self.down = down
         self.steer_batches: list[list[str]] = []
-        """The canonical prompts of each dpr_steer call, one list per call."""
+        """The canonical prompts of each steering call, one list per call."""
         self.steer_delay_s = steer_delay_s
         self.backbone_delay_s = backbone_delay_s
         self.hung = False
@@ -152,6 +157,12 @@ class FakeBackend:
             raise BackendUnavailableError(
                 f"{model}: ipv4:127.0.0.1:52861: Failed to connect to remote host"
             )
+        if model == PROMPT_ENCODER.name:
+            ids = inputs[PROMPT_IDS.name]
+            embedding = np.zeros((ids.shape[0], 4), np.float32)
+            embedding[:, 0] = ids[:, 1]
+            states = np.zeros((*ids.shape, 4), np.float32)
+            return {PROMPT_EMBEDDING.name: embedding, PROMPT_STATES.name: states}
         assert int(inputs[HISTORY_LEN.name][0, 0]) >= 0
         if model == SEQ_BACKBONE.name:
             self.running += 1
@@ -161,16 +172,17 @@ class FakeBackend:
             finally:
                 self.running -= 1
             return {USER_EMBEDDING.name: USER[None, :].copy()}
-        assert model == DPR_STEER.name, model
+        assert model == DPR_STEER_ENCODED.name, model
         if self.steer_delay_s:
             try:
                 await asyncio.wait_for(asyncio.sleep(self.steer_delay_s), timeout_s)
             except TimeoutError:
                 raise InferenceTimeoutError(model, f"no answer within {timeout_s}s") from None
-        rows = inputs[PROMPT_IDS.name].shape[0]
-        readings = [
-            READINGS[self.tokenizer.text_of(inputs[PROMPT_IDS.name], row)] for row in range(rows)
-        ]
+        ids = inputs[PROMPT_EMBEDDING.name][:, :2].astype(np.int64)
+        ids[:, 1] = ids[:, 0]
+        rows = ids.shape[0]
+        texts = [self.tokenizer.text_of(ids, row) for row in range(rows)]
+        readings = [READINGS[text] for text in texts]
         strengths = inputs[STRENGTH.name][:, 0]
         steered = np.stack(
             [
@@ -178,9 +190,7 @@ class FakeBackend:
                 for s, r in zip(strengths, readings, strict=True)
             ]
         )
-        self.steer_batches.append(
-            [self.tokenizer.text_of(inputs[PROMPT_IDS.name], r) for r in range(rows)]
-        )
+        self.steer_batches.append(texts)
         return {
             USER_EMBEDDING.name: np.repeat(USER[None, :], rows, axis=0),
             STEERED_EMBEDDING.name: steered,

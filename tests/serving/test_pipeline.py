@@ -88,7 +88,7 @@ def test_pipeline_uses_the_asked_strength_and_zero_keeps_the_backbone_list() -> 
 
 def test_pipeline_combines_a_wish_and_an_unwanted_tag_in_one_batch() -> None:
     pipeline = _pipeline()
-    result = _steer(pipeline, prompt="comedies, but no dramas")
+    result = _steer(pipeline, prompt="comedies, but no dramas", negative_mode=NegativeMode.SOFT)
     assert pipeline.backend.steer_batches == [["more comedies", "no dramas"]]
     assert [(c.clause.negative, c.strength) for c in result.understood.clauses] == [
         (False, 1.5),
@@ -98,6 +98,20 @@ def test_pipeline_combines_a_wish_and_an_unwanted_tag_in_one_batch() -> None:
     # user + 1.5 * (2, -1) + 2 * (1, -2) = (5.1, -4.5): c1 5.1, c2 3.69, cd 0.36, ...
     assert _ids(result)[:3] == ["c1", "c2", "cd"]
     assert result.items[0].score == pytest.approx(5.1)
+
+
+def test_pipeline_auto_mode_filters_an_unwanted_tag_beside_a_wish() -> None:
+    result = _steer(_pipeline(), prompt="comedies, but no dramas")  # AUTO, the default
+    applied = [(c.clause.negative, c.application) for c in result.understood.clauses]
+    assert applied == [
+        (False, Application.STEERED),
+        (True, Application.STEERED_AND_FILTERED),  # HYBRID: filter + its default 0.5
+    ]
+    assert result.understood.hard_filtered_tags == ("Drama",)
+    assert _ids(result) == ["c1", "c2", "h1"]
+    # alone, an unwanted tag is only steered (SOFT)
+    alone = _steer(_pipeline(), prompt="no dramas")
+    assert alone.understood.hard_filtered_tags == ()
 
 
 def test_pipeline_serves_a_prompt_it_cannot_read_unsteered() -> None:

@@ -14,6 +14,7 @@ class NegativeMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NEGATIVE_MODE_SOFT: _ClassVar[NegativeMode]
     NEGATIVE_MODE_HARD: _ClassVar[NegativeMode]
     NEGATIVE_MODE_HYBRID: _ClassVar[NegativeMode]
+    NEGATIVE_MODE_AUTO: _ClassVar[NegativeMode]
 
 class ServedPath(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -41,6 +42,7 @@ NEGATIVE_MODE_UNSPECIFIED: NegativeMode
 NEGATIVE_MODE_SOFT: NegativeMode
 NEGATIVE_MODE_HARD: NegativeMode
 NEGATIVE_MODE_HYBRID: NegativeMode
+NEGATIVE_MODE_AUTO: NegativeMode
 SERVED_PATH_UNSPECIFIED: ServedPath
 SERVED_PATH_STEERED: ServedPath
 SERVED_PATH_UNSTEERED: ServedPath
