@@ -71,6 +71,11 @@ SERVICE_SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
         "triton_perf/triton_perf.json",
         {"dpr_steer", "seq_backbone", "prompt_encoder", "steering_head", "prompt_encoder_cached"},
     ),
+    "prompt_understanding": (
+        [],
+        "prompt_understanding/prompt_understanding.json",
+        {"categories", "understood_accuracy", "latency_ms", "per_prompt", "targets"},
+    ),
     "faults": (
         ["--hung-seconds", "4", "--burst", "200"],
         "faults/faults.json",
@@ -148,6 +153,9 @@ def test_smoke_of_a_service(name: str, root: Path, exported: tuple) -> None:
     if name == "serving":
         assert body["errors_all_runtimes"] == 0
         assert body["requests_all_runtimes"] > 0
+    elif name == "prompt_understanding":
+        assert body["categories"]["nonsense"]["unsteered_rate"] == 1.0
+        assert body["latency_ms"]["new_prompt_p50_c1"] > 0
     elif name == "faults":  # what does not depend on the machine's speed
         assert body["parent_killed"]["orphaned_processes"] == 0
         assert body["sigterm_drain"]["failed_in_flight"] == 0

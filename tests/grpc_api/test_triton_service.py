@@ -51,7 +51,8 @@ def test_triton_path_matches_the_in_process_service(
     triton_service: tuple[ServiceThread, object], service: ServiceThread
 ) -> None:
     served, _ = triton_service
-    for prompt in ("", "more comedies", "no dramas"):
+    prompts = ("", "more comedies", "no dramas", "funny, but not a cartoon", "a good scare")
+    for prompt in prompts:  # the last two: two clauses in one batch; the zero-shot reader
         remote = steer(served, user_id="8", prompt=prompt)
         local = steer(service, user_id="8", prompt=prompt)
         assert remote.served_path == local.served_path
