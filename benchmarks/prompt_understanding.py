@@ -346,7 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-url", default=None, help="default runs/main/history.sqlite")
     parser.add_argument("--prompts", type=Path, default=DEV_SET, help="a prompt set (JSONL)")
     parser.add_argument("--users", type=int, default=100, help="users per prompt (default 100)")
+    parser.add_argument(
+        "--categories", default="", help="comma-separated categories to run (default all)"
+    )
     parser.add_argument("--result-name", default="prompt_understanding")
+    parser.add_argument(
+        "--era-mode", default="hard", choices=("hard", "soft"), help="dpr serve --era-mode"
+    )
     add_smoke_arguments(parser)
     args = parse_args(parser, argv)
     root = results_root(args)
@@ -366,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         args.history_url = args.history_url or "runs/main/history.sqlite"
         users = sorted(load_dataset("bundled").user_ids, key=int)[: args.users]
     prompts = [json.loads(line) for line in args.prompts.read_text().splitlines() if line]
+    if args.categories:
+        prompts = [p for p in prompts if p["category"] in args.categories.split(",")]
     if args.smoke:
         prompts = prompts[::12]
     catalogue = Catalogue(args.repository)
@@ -373,7 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         items, dim = catalogue_items(args.repository)
         asyncio.run(EdgeIndexBuilder(workdir / "index-service").build(items, dim, CATALOGUE_FIELDS))
-        service = Service(args.repository, args.history_url, workdir, "prompts")
+        service = Service(
+            args.repository,
+            args.history_url,
+            workdir,
+            "prompts",
+            ("--era-mode", args.era_mode),
+        )
         try:
             baseline, templated, answers, latency = asyncio.run(
                 collect(service.target, prompts, users, catalogue)
@@ -383,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     body = score(catalogue, prompts, users, baseline, templated, answers)
     body["latency_ms"] = latency
     body["prompt_set"] = str(args.prompts)
+    body["era_mode"] = args.era_mode
     out = result_path(EXPERIMENT, args.result_name, root)
     write_service_result(out, body, targets(body), "benchmarks.prompt_understanding")
     print(json.dumps(body["categories"], indent=1))

@@ -103,6 +103,7 @@ async def build_components(
         PipelineSettings(
             steering_budget_s=settings.steering_budget_ms / 1000,
             max_fallbacks_in_flight=settings.max_fallbacks_in_flight,
+            soft_ranges=settings.era_mode == "soft",
         ),
     )
     return ServingComponents(bundle, backends, index, history, metrics, pipeline)

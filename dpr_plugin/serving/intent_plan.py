@@ -10,7 +10,9 @@
   ``HYBRID`` when the prompt also states a wish: steering away from Y while toward X cannot
   remove the items that are both ("animated but not for little kids" held in 0.01 of the lists
   under ``SOFT``; see docs/results.md).
-* A range clause is a filter (``must``; an unwanted two-sided range is ``must_not``).
+* A range clause is a filter (``must``; an unwanted two-sided range is ``must_not``); with
+  soft ranges it moves the vector toward the centroid of the items in range instead
+  (``+ w·|u|·ĉ``, ``c`` = mean of the items in range minus the mean of all items).
 * An item reference moves the vector toward the item (``+ w·|u|·ê``) or away from it, and an
   unwanted item is never returned, nor its ``AVOID_NEIGHBOURS`` nearest items.
 """
@@ -37,6 +39,8 @@ REFERENCE_WEIGHT = 2.0
 """``more like X``: the vector moves by this times ``|u|`` toward X's direction."""
 AVOID_WEIGHT = 1.0
 """``nothing like X``: the vector moves by this times ``|u|`` away from X's direction."""
+RANGE_WEIGHT = 1.0
+"""A soft range moves the vector by this times ``|u|`` toward the items in range."""
 AVOID_NEIGHBOURS = 10
 """``nothing like X`` never returns X nor its this many nearest items (by dot product)."""
 
@@ -59,6 +63,7 @@ class Plan:
         moves: Per clause, ``(row, weight)`` pairs: the clause adds ``weight · Δ(row)``.
         references: Per clause, ``(internal item id, signed weight)`` of the item's direction
             the clause adds (``(0, 0.0)``: none).
+        directions: Per clause, a direction (unit vector) and its weight, for soft ranges.
         must, must_not, exclude: Filters the intent adds to the request's.
         applications, strengths: Per clause, how it is applied and at what strength.
     """
@@ -66,6 +71,7 @@ class Plan:
     rows: list[SteerRow] = field(default_factory=list)
     moves: list[list[tuple[int, float]]] = field(default_factory=list)
     references: list[tuple[int, float]] = field(default_factory=list)
+    directions: list[tuple[np.ndarray, float] | None] = field(default_factory=list)
     must: list[Condition] = field(default_factory=list)
     must_not: list[Condition] = field(default_factory=list)
     exclude: set[int] = field(default_factory=set)
@@ -86,7 +92,9 @@ class Plan:
         return self.rows.index(key)
 
 
-def make_plan(intent: Intent, bundle: ModelBundle, query: SteerQuery) -> Plan:
+def make_plan(
+    intent: Intent, bundle: ModelBundle, query: SteerQuery, soft_ranges: bool = False
+) -> Plan:
     """The steering rows, moves and filters of ``intent`` under the request's settings."""
     plan = Plan()
     mode = query.negative_mode
@@ -99,6 +107,7 @@ def make_plan(intent: Intent, bundle: ModelBundle, query: SteerQuery) -> Plan:
         moves: list[tuple[int, float]] = []
         reference = 0.0
         item_id = 0
+        direction = None
         filtered = False
         strength = 0.0
         if isinstance(target, TagTarget):
@@ -119,9 +128,16 @@ def make_plan(intent: Intent, bundle: ModelBundle, query: SteerQuery) -> Plan:
                     text = f"{verb} {bundle.surface(tag)}"
                     moves.append((plan.row(tag, clause.negative, text), share))
         elif isinstance(target, RangeTarget):
-            condition = Range(target.field, target.gte, target.lte)
-            (plan.must_not if clause.negative else plan.must).append(condition)
-            filtered = True
+            toward = range_direction(bundle, target) if soft_ranges else None
+            if toward is not None:
+                sign = -1.0 if clause.negative else 1.0
+                scale = 1.0 if query.strength is None else query.strength
+                direction = (toward, sign * RANGE_WEIGHT * scale)
+                strength = RANGE_WEIGHT * scale
+            else:
+                condition = Range(target.field, target.gte, target.lte)
+                (plan.must_not if clause.negative else plan.must).append(condition)
+                filtered = True
         elif isinstance(target, ItemTarget):
             scale = 1.0 if query.strength is None else query.strength
             reference = (-AVOID_WEIGHT if clause.negative else REFERENCE_WEIGHT) * scale
@@ -135,7 +151,8 @@ def make_plan(intent: Intent, bundle: ModelBundle, query: SteerQuery) -> Plan:
                 reference = 0.0
         plan.moves.append(moves)
         plan.references.append((item_id, reference))
-        steered = bool(moves) or reference != 0.0
+        plan.directions.append(direction)
+        steered = bool(moves) or reference != 0.0 or direction is not None
         plan.strengths.append(strength if steered else 0.0)
         plan.applications.append(
             Application.STEERED_AND_FILTERED
@@ -176,7 +193,32 @@ def steered_vector(
             item = np.asarray(bundle.item_vectors[item_id - 1], np.float32)
             item_norm = max(float(np.linalg.norm(item)), 1e-12)
             vector += np.float32(weight * norm / item_norm) * item
+    for direction in plan.directions:
+        if direction is not None:
+            unit, weight = direction
+            vector += np.float32(weight * norm) * unit
     return vector
+
+
+def range_direction(bundle: ModelBundle, target: RangeTarget) -> np.ndarray | None:
+    """Unit vector from the mean of all items to the mean of the items in ``target``'s range
+    (``None`` when the bundle has no item table or years, or no item is in range)."""
+    if bundle.item_vectors is None or bundle.item_years is None or target.field != "year":
+        return None
+    years = bundle.item_years
+    if len(years) != len(bundle.item_vectors):
+        return None
+    inside = np.isfinite(years)
+    if target.gte is not None:
+        inside &= years >= target.gte
+    if target.lte is not None:
+        inside &= years <= target.lte
+    if not inside.any():
+        return None
+    table = np.asarray(bundle.item_vectors, np.float32)
+    offset = table[inside].mean(axis=0) - table.mean(axis=0)
+    length = float(np.linalg.norm(offset))
+    return None if length == 0 else (offset / length).astype(np.float32)
 
 
 def understanding(

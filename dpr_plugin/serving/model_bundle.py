@@ -56,6 +56,7 @@ class ModelBundle:
         reader: Reads prompts into clauses (the export's vocabulary, titles and years).
         item_vectors: The item table, float [N, D] (row ``i - 1`` is internal id ``i``),
             memory-mapped: item references steer along it.
+        item_years: Each item's year (NaN where its title has none), for soft eras.
     """
 
     tokenizer: PromptTokenizer
@@ -66,6 +67,7 @@ class ModelBundle:
     default_strength: DefaultStrength = field(default_factory=DefaultStrength)
     reader: IntentReader | None = None
     item_vectors: np.ndarray | None = None
+    item_years: np.ndarray | None = None
 
     @property
     def intent_reader(self) -> IntentReader:
@@ -102,6 +104,9 @@ class ModelBundle:
             default_strength=manifest.default_strength,
             reader=_reader(repository, manifest.tags, titles, ids, vectors),
             item_vectors=vectors,
+            item_years=np.array(
+                [np.nan if (y := title_year(t)) is None else y for t in titles], np.float64
+            ),
         )
 
 

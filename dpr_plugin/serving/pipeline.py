@@ -97,6 +97,8 @@ class PipelineSettings:
             ran during one burst).
         breaker_failures: Consecutive failures of the primary backend that open its circuit
             breaker (``inference/breaker.py``), when there is a fallback to serve from.
+        soft_ranges: Apply a prompt's ranges as a move toward the items in range instead of
+            a filter.
     """
 
     steering_budget_s: float = 0.25
@@ -104,6 +106,7 @@ class PipelineSettings:
     fallback_log_interval_s: float = 10.0
     max_fallbacks_in_flight: int = 2
     breaker_failures: int = 3
+    soft_ranges: bool = False
 
 
 class _Clock:
@@ -203,7 +206,7 @@ class SteeringPipeline:
         if query.prompt and not skip_primary:
             try:
                 intent = await self._read(query.prompt, clock)
-                plan = make_plan(intent, self.bundle, query)
+                plan = make_plan(intent, self.bundle, query, self.settings.soft_ranges)
                 if plan.steers:
                     path = ServedPath.COLD_START if not known else ServedPath.STEERED
                     user, served, head = await self._steered(plan, tensors, clock)
@@ -274,7 +277,7 @@ class SteeringPipeline:
             intent = self._intents.get(query.prompt) or reader.finish(
                 reader.draft(query.prompt), None
             )
-            plan = make_plan(intent, self.bundle, query)
+            plan = make_plan(intent, self.bundle, query, self.settings.soft_ranges)
         return intent, plan, understanding(intent, plan, False)
 
     async def _read(self, prompt: str, clock: _Clock) -> Intent:

@@ -48,6 +48,9 @@ class ServeSettings:
             be recovered by hashing candidates); empty draws a random key per process. Set
             one (by variable, not flag, so it stays out of the process list) to correlate
             prompts across replicas and restarts.
+        era_mode: How a range the prompt asks for ("from the 80s") is applied: ``hard``, a
+            payload filter (only items in range); ``soft``, a move of the user vector toward
+            the items in range (see docs/results.md for both measured).
     """
 
     host: str = "127.0.0.1"
@@ -73,6 +76,7 @@ class ServeSettings:
     auth_tokens_file: str = ""
     insecure: bool = False
     log_digest_key: str = ""
+    era_mode: str = "hard"
 
     def __post_init__(self) -> None:
         require_positive(self, "history_length", "max_in_flight", "max_fallbacks_in_flight")
@@ -88,5 +92,7 @@ class ServeSettings:
             raise ConfigError("tls_cert, tls_key: give both or neither")
         if self.tls_client_ca and not self.tls_cert:
             raise ConfigError("tls_client_ca: mutual TLS needs tls_cert and tls_key too")
+        if self.era_mode not in ("hard", "soft"):
+            raise ConfigError(f"era_mode: hard or soft, got {self.era_mode!r}")
         if self.in_process and self.triton_url:
             raise ConfigError("in_process: cannot be combined with triton_url")
