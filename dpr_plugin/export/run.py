@@ -159,11 +159,7 @@ def run_export(
         item_table_path(repository),
         backbone.item_vectors().detach().numpy()[1:].astype(np.float32),
     )
-    item_meta_path(repository).write_text(
-        json.dumps(
-            {"item_ids": catalogue.item_ids, "titles": catalogue.titles, "tags": catalogue.tags}
-        )
-    )
+    item_meta_path(repository).write_text(json.dumps(catalogue.to_json()))
     shutil.copy(encoder.model_dir / TOKENIZER_FILE, tokenizer_path(repository))
     write_vocabulary(resolve_vocabulary(vocabulary, tuple(tags)), encoder, repository)
     # Triton (NGC container included) loads an ensemble only with an (empty) version folder.

@@ -21,6 +21,7 @@ NEGATION = frozenset(
         "excluding",
         "except",
         "minus",
+        "pass",
         "hate",
         "dislike",
         "less",
@@ -63,7 +64,7 @@ NEGATION = frozenset(
 """A word that makes what follows it (in its segment) unwanted."""
 
 POSTFIX_NEGATION = frozenset(
-    ["away", "boring", "awful", "terrible", "overrated", "no", "not", "nope", "pass"]
+    ["away", "boring", "awful", "terrible", "overrated", "no", "not", "nope", "pass", "free"]
 )
 """After a target, with no target after it: makes that target unwanted ("X is boring")."""
 
@@ -123,6 +124,10 @@ NEUTRAL = frozenset(["and", "or", "with", "plus", "also", "either", "&", "+", "/
 SENTENCE_END = frozenset([".", "!", "?", ";", ":", "…"])
 
 REFERENCE = (
+    ("similar", "vibes", "to"),
+    ("same", "vibes", "as"),
+    ("vibes", "like"),
+    ("vibe", "like"),
     ("similar", "to"),
     ("similar", "as"),
     ("in", "the", "vein", "of"),

@@ -37,6 +37,11 @@ _DECADE = (
 _YEAR = r"(?P<year>1[89]\d\d|20[0-4]\d)(?![a-z0-9'])"
 _BEFORE = r"(?P<before>before|pre|prior\s+to|older\s+than|earlier\s+than|until|up\s+to)"
 _AFTER = r"(?P<after>after|post|newer\s+than|later\s+than|since|from\s+at\s+least)"
+_ONWARDS = (
+    r"(?P<onwards>\s*\+|\s+(?:onwards?|on|and\s+later|or\s+later|and\s+newer|or\s+newer|"
+    r"and\s+after))"
+)
+_EARLIER = r"(?P<earlier>\s+(?:and\s+earlier|or\s+earlier|and\s+older|or\s+older|and\s+before))"
 _PATTERNS = [
     re.compile(
         r"(?:between|from)\s+(?P<a>1[89]\d\d|20[0-4]\d)\s+(?:and|to|-)\s+(?P<b>1[89]\d\d|20[0-4]\d)"
@@ -44,6 +49,9 @@ _PATTERNS = [
     re.compile(r"(?P<a>1[89]\d\d|20[0-4]\d)\s*(?:-|\u2013|to)\s*(?P<b>1[89]\d\d|20[0-4]\d)"),
     re.compile(r"(?<![a-z])" + _BEFORE + r"[\s-]*(?:" + _DECADE + "|" + _YEAR + ")"),
     re.compile(r"(?<![a-z])" + _AFTER + r"[\s-]*(?:" + _DECADE + "|" + _YEAR + ")"),
+    re.compile(
+        r"(?<![a-z0-9])(?:" + _DECADE + "|" + _YEAR + ")(?:" + _ONWARDS + "|" + _EARLIER + ")"
+    ),
     re.compile(r"(?<![a-z0-9])" + _DECADE),
     re.compile(r"(?<![a-z0-9])" + _YEAR),
     re.compile(
@@ -103,6 +111,10 @@ def _read(match: re.Match[str], newest_year: int) -> tuple[int | None, int | Non
     year = int(groups["year"]) if groups.get("year") else None
     first, last = decade if decade else (year, year)
     assert first is not None and last is not None
+    if groups.get("onwards"):
+        return first, None
+    if groups.get("earlier"):
+        return None, last
     if groups.get("before"):
         inclusive = groups["before"] in ("until", "up to")
         return None, last if inclusive and decade is None else first - (0 if inclusive else 1)

@@ -295,12 +295,17 @@ class IntentReader:
             while span and span[-1].text in cues.TITLE_FILLER:
                 span.pop()
             match = None
-            for end in range(len(span), 0, -1):  # longest exact title first
-                match = self.titles.exact([t.text for t in span[:end]])
+            names_tag = bool(span) and self._names_tag(span)
+            for end in range(len(span), 0, -1):  # the longest name of a title first
+                words = [t.text for t in span[:end]]
+                if end > 1 or not names_tag:
+                    match = self.titles.named(words)
+                else:
+                    match = self.titles.exact(words)
                 if match is not None:
                     span = span[:end]
                     break
-            if match is None and span and not self._names_tag(span):
+            if match is None and span and not names_tag:
                 match = self.titles.fuzzy([t.text for t in span])
             if match is None:
                 i += 1

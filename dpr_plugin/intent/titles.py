@@ -3,7 +3,10 @@
 Titles are compared as word sequences with case, accents, punctuation, a trailing year, a
 trailing alternative title in parentheses and articles removed ("Godfather, The (1972)" and
 "the Godfather" both read ``godfather``). A name that matches no title exactly is matched
-fuzzily against titles sharing a word with it.
+fuzzily against titles sharing a word with it. A name may also be the start of a title ("star
+wars" → "Star Wars: Episode IV - A New Hope"); among the titles it names exactly or begins,
+the one with the largest prior (popularity) wins ("lord of the rings" → the 2001 film rather
+than the 1978 one).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ def title_key(title: str) -> tuple[str, ...]:
         text = _TRAILING_PARENS.sub("", text)
     words = _WORD.findall(text.replace("'", ""))
     return tuple(w for w in words if w not in ARTICLES)
+
+
+def _key(words: Sequence[str]) -> tuple[str, ...]:
+    return tuple(w.replace("'", "") for w in words if w not in ARTICLES)
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ class TitleIndex:
         self._ids = list(ids) if ids is not None else [""] * len(self._titles)
         self._by_key: dict[tuple[str, ...], int] = {}
         self._by_word: dict[str, set[tuple[str, ...]]] = defaultdict(set)
-        best: dict[tuple[str, ...], float] = {}
+        best = self._prior = {}
         for i, title in enumerate(titles):
             key = title_key(title)
             if not key:
@@ -79,13 +86,24 @@ class TitleIndex:
 
     def exact(self, words: Sequence[str]) -> TitleMatch | None:
         """The item whose title key is exactly ``words`` (articles ignored)."""
-        key = tuple(w.replace("'", "") for w in words if w not in ARTICLES)
+        key = _key(words)
         item = self._by_key.get(key) if key else None
         return None if item is None else self._match(item, True)
 
+    def named(self, words: Sequence[str]) -> TitleMatch | None:
+        """The most popular item whose title key is ``words`` or begins with them."""
+        key = _key(words)
+        if not key:
+            return None
+        starting = [k for k in self._by_word.get(key[0], set()) if k[: len(key)] == key]
+        if not starting:
+            return None
+        chosen = max(starting, key=lambda k: (self._prior[k], k == key))
+        return self._match(self._by_key[chosen], chosen == key)
+
     def fuzzy(self, words: Sequence[str]) -> TitleMatch | None:
         """The closest title (difflib ratio >= FUZZY_CUTOFF) among those sharing a word."""
-        key = tuple(w.replace("'", "") for w in words if w not in ARTICLES)
+        key = _key(words)
         if not key or sum(len(w) for w in key) < 4:
             return None
         candidates = set().union(*(self._by_word.get(w, set()) for w in key))

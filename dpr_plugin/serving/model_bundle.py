@@ -92,8 +92,15 @@ class ModelBundle:
         if not isinstance(item_ids, list) or not item_ids:
             raise ConfigError(f"repository: {meta} has no item_ids")
         ids = tuple(str(i) for i in item_ids)
-        titles = read_json_object(meta).get("titles")
+        body = read_json_object(meta)
+        titles = body.get("titles")
         titles = [str(t) for t in titles] if isinstance(titles, list) else []
+        counts = body.get("interactions")
+        popularity = (
+            np.asarray(counts, np.float64)
+            if isinstance(counts, list) and len(counts) == len(ids)
+            else None
+        )
         vectors = _item_vectors(repository, len(ids))
         return cls(
             tokenizer=PromptTokenizer(tokenizer_path(repository), PROMPT_TOKENS, PROMPT_BUCKETS),
@@ -102,7 +109,7 @@ class ModelBundle:
             internal_ids={item: i + 1 for i, item in enumerate(ids)},
             model_version=manifest.model_version,
             default_strength=manifest.default_strength,
-            reader=_reader(repository, manifest.tags, titles, ids, vectors),
+            reader=_reader(repository, manifest.tags, titles, ids, vectors, popularity),
             item_vectors=vectors,
             item_years=np.array(
                 [np.nan if (y := title_year(t)) is None else y for t in titles], np.float64
@@ -126,9 +133,11 @@ def _reader(
     titles: list[str],
     ids: tuple[str, ...],
     vectors: np.ndarray | None,
+    popularity: np.ndarray | None,
 ) -> IntentReader:
     """The export's vocabulary (tags' own names when it has none), zero-shot table, titles
-    (ties broken by vector norm, which grows with popularity) and newest year."""
+    (a name matching several goes to the most interacted-with one; for an export without the
+    counts, to the largest item vector) and newest year."""
     vocabulary = Vocabulary("tag-names", tuple(default_terms(t) for t in tags))
     zero_shot = None
     if vocabulary_path(repository).is_file():
@@ -140,7 +149,9 @@ def _reader(
             )
         table = np.load(vocabulary_embeddings_path(repository))
         zero_shot = ZeroShotTable([tag for tag, _ in vocabulary.zero_shot_rows()], table)
-    prior = None if vectors is None else np.linalg.norm(np.asarray(vectors), axis=1)
+    prior = popularity
+    if prior is None and vectors is not None:
+        prior = np.linalg.norm(np.asarray(vectors), axis=1)
     years = [y for y in (title_year(t) for t in titles) if y is not None]
     return IntentReader(
         vocabulary,

@@ -10,10 +10,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import torch
 
 from dpr_plugin.data.dataset import SequenceDataset
@@ -34,13 +35,31 @@ class Catalogue:
     item_ids: list[str]
     titles: list[str]
     tags: list[list[str]]
+    interactions: list[int] = field(default_factory=list)
+    """Per item, its interactions in the dataset (empty for older checkpoints): the prompt
+    reader's popularity prior when two titles match a name."""
 
     @classmethod
     def of(cls, dataset: SequenceDataset) -> Catalogue:
         """The catalogue of a dataset."""
-        return cls(
-            list(dataset.item_ids), list(dataset.item_titles), [list(t) for t in dataset.item_tags]
+        counts = np.bincount(
+            np.concatenate([np.asarray(s, np.int64) for s in dataset.sequences] or [[0]]),
+            minlength=len(dataset.item_ids) + 1,
         )
+        return cls(
+            list(dataset.item_ids),
+            list(dataset.item_titles),
+            [list(t) for t in dataset.item_tags],
+            [int(c) for c in counts[1 : len(dataset.item_ids) + 1]],
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """``items.json`` of a checkpoint and of an export."""
+        body: dict[str, object] = {"item_ids": self.item_ids, "titles": self.titles}
+        body["tags"] = self.tags
+        if self.interactions:
+            body["interactions"] = self.interactions
+        return body
 
 
 def _write_atomically(directory: Path, write: Callable[[Path], None]) -> Path:
@@ -79,8 +98,7 @@ def save_backbone(
         torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
         record = {"backbone": model.config.to_dict(), **extra}
         (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        items = {"item_ids": catalogue.item_ids, "titles": catalogue.titles, "tags": catalogue.tags}
-        (tmp / ITEMS_FILE).write_text(json.dumps(items))
+        (tmp / ITEMS_FILE).write_text(json.dumps(catalogue.to_json()))
 
     return _write_atomically(directory, write)
 
@@ -161,7 +179,12 @@ def load_backbone(directory: Path) -> tuple[SequentialBackbone, Catalogue, dict[
         backbone_config = BackboneConfig.from_dict(config["backbone"])  # type: ignore[arg-type]
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE}: backbone: {exc}") from None
-    catalogue = Catalogue(items["item_ids"], items["titles"], items["tags"])  # type: ignore[arg-type]
+    catalogue = Catalogue(
+        items["item_ids"],  # type: ignore[arg-type]
+        items["titles"],  # type: ignore[arg-type]
+        items["tags"],  # type: ignore[arg-type]
+        list(items.get("interactions", [])),  # type: ignore[arg-type, union-attr]
+    )
     if len(catalogue.item_ids) != backbone_config.num_items:
         raise CheckpointError(
             f"{directory}: {ITEMS_FILE} lists {len(catalogue.item_ids)} items, "

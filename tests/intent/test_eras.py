@@ -41,3 +41,16 @@ def test_eras_read_decades_comparisons_spans_and_relative_words(text, expected) 
 
 def test_recent_is_relative_to_the_catalogues_newest_year() -> None:
     assert _eras("something recent", newest=2000) == [("recent", 1995, None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("from 1990 onwards", [("1990 onwards", 1990, None)]),
+        ("2000+ films", [("2000+", 2000, None)]),
+        ("the 80s and later", [("the 80s and later", 1980, None)]),
+        ("1975 or earlier", [("1975 or earlier", None, 1975)]),
+    ],
+)
+def test_open_ended_years(text, expected) -> None:
+    assert _eras(text) == expected

@@ -39,3 +39,17 @@ def test_fuzzy_lookup_takes_a_typo_but_not_a_different_title() -> None:
     match = index.fuzzy(["toy", "stroy"])
     assert match is not None and match.title == "Toy Story (1995)" and not match.exact
     assert index.fuzzy(["toy", "soldiers"]) is None
+
+
+def test_a_name_that_begins_titles_takes_the_most_popular_one() -> None:
+    titles = [
+        "Lord of the Rings, The (1978)",
+        "Lord of the Rings: The Fellowship of the Ring, The (2001)",
+        "Star Wars: Episode IV - A New Hope (1977)",
+        "Star Wars: Episode I - The Phantom Menace (1999)",
+    ]
+    index = TitleIndex(titles, prior=[10, 200, 250, 90])
+    rings = index.named(["the", "lord", "of", "the", "rings"])
+    assert rings.title.endswith("(2001)") and not rings.exact
+    assert index.named(["star", "wars"]).title.startswith("Star Wars: Episode IV")
+    assert index.named(["star", "trek"]) is None

@@ -3,7 +3,8 @@
 ``seq_backbone/1/items.npy`` holds the item embeddings, float [N, D]: row ``i - 1`` is internal
 id ``i``. The exporter drops the padding row (id 0) before saving, so the padding id has no
 row and is never indexed. ``items.json`` holds the platform ids, titles and tags in the same
-order: ``{"item_ids": [...], "titles": [...], "tags": [[...], ...]}``.
+order: ``{"item_ids": [...], "titles": [...], "tags": [[...], ...]}`` (and, from newer
+checkpoints, ``"interactions"``: per item, its interactions in the training data).
 
 Each point's payload: ``item_id`` (the platform id, a string), ``title``, ``tags`` (a list of
 strings) and ``year`` (from a trailing "(1995)" in the title; absent when the title has none).
