@@ -22,8 +22,10 @@ each user's unprompted list, and scores the lists against the prompt's labelled 
 * Latency: each dev prompt sent once, new to the service, at concurrency 1, interleaved with
   new single-clause prompts ("more <tag> <n>").
 
-Writes ``benchmarks/results/prompt_understanding/<result-name>.json``. ``--smoke`` runs it on
-the tiny synthetic export with 3 users.
+Writes ``benchmarks/results/prompt_understanding/<result-name>.json``. ``--smoke`` runs the
+first prompt of each category on the tiny synthetic export with 3 users. On another export
+(``--repository``, ``--history-url``, ``--dataset`` for its users), prompts naming a title the
+catalogue lacks are skipped and listed.
 """
 
 from __future__ import annotations
@@ -344,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repository", type=Path, default=None, help="default triton_models")
     parser.add_argument("--history-url", default=None, help="default runs/main/history.sqlite")
+    parser.add_argument(
+        "--dataset", default="bundled", help="whose users to ask for (dpr --dataset syntax)"
+    )
     parser.add_argument("--prompts", type=Path, default=DEV_SET, help="a prompt set (JSONL)")
     parser.add_argument("--users", type=int, default=100, help="users per prompt (default 100)")
     parser.add_argument(
@@ -370,13 +375,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args.repository = args.repository or Path("triton_models")
         args.history_url = args.history_url or "runs/main/history.sqlite"
-        users = sorted(load_dataset("bundled").user_ids, key=int)[: args.users]
+        users = sorted(load_dataset(args.dataset).user_ids, key=int)[: args.users]
     prompts = [json.loads(line) for line in args.prompts.read_text().splitlines() if line]
     if args.categories:
         prompts = [p for p in prompts if p["category"] in args.categories.split(",")]
-    if args.smoke:
-        prompts = prompts[::12]
     catalogue = Catalogue(args.repository)
+    # a prompt naming a title this catalogue lacks (ML-1M ends in 2000) cannot be scored
+    absent = [
+        p["text"]
+        for p in prompts
+        if any("item" in c and c["item"] not in catalogue.by_title for c in p["clauses"])
+    ]
+    prompts = [p for p in prompts if p["text"] not in absent]
+    if args.smoke:  # the first prompt of each category
+        firsts = {p["category"]: p for p in reversed(prompts)}
+        prompts = [p for p in prompts if firsts[p["category"]] is p]
     with tempfile.TemporaryDirectory(prefix="dpr-prompts-") as tmp:
         workdir = Path(tmp)
         items, dim = catalogue_items(args.repository)
@@ -398,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     body["latency_ms"] = latency
     body["prompt_set"] = str(args.prompts)
     body["era_mode"] = args.era_mode
+    body["skipped_titles_not_in_catalogue"] = absent
     out = result_path(EXPERIMENT, args.result_name, root)
     write_service_result(out, body, targets(body), "benchmarks.prompt_understanding")
     print(json.dumps(body["categories"], indent=1))

@@ -4,7 +4,7 @@
 #   install → train a SASRec backbone (stage 1) → train the steering head (stages 2-3) →
 #   export ONNX + Triton repository (parity-checked) → build the item index → load the user
 #   histories → start the gRPC service (which starts tritonserver) → a few Steer calls side
-#   by side → stop everything it started.
+#   by side, then three prompts as people write them → stop everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -47,4 +47,4 @@ $DPR steer --target "127.0.0.1:$PORT" --user "$USER_ID" --top-k 10 \
   --prompt "" --prompt "more comedies" --prompt "no dramas"
 echo
 $DPR steer --target "127.0.0.1:$PORT" --user "$USER_ID" --top-k 5 \
-  --prompt "no dramas" --negative-mode hybrid
+  --prompt "funny, but not a cartoon" --prompt "80s action" --prompt "more like Toy Story"
