@@ -22,6 +22,7 @@ NEGATION = frozenset(
         "except",
         "minus",
         "pass",
+        "done",
         "hate",
         "dislike",
         "less",

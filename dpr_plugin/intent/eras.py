@@ -60,7 +60,8 @@ _PATTERNS = [
         r"this\s+decade)(?![a-z])"
     ),
     re.compile(
-        r"(?<![a-z])(?P<old>old|older|oldies?|classics?|vintage|retro|old[\s-]school|"
+        r"(?<![a-z])(?<!year )(?<!years )(?<!year-)(?<!years-)"  # not "5 year old"
+        r"(?P<old>old|older|oldies?|classics?|vintage|retro|old[\s-]school|"
         r"golden\s+age|black[\s-]+and[\s-]+white|silent\s+era|silent\s+films?)(?![a-z])"
     ),
 ]

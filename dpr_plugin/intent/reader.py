@@ -113,12 +113,13 @@ class IntentReader:
         self.newest_year = newest_year
         self.zero_shot = zero_shot
         self.range_field = range_field
-        self._lexicon: dict[tuple[str, ...], str] = {}
+        # a synonym listed under several tags names all of them ("rom-com")
+        self._lexicon: dict[tuple[str, ...], tuple[str, ...]] = {}
         for term in vocabulary.terms:
             for synonym in (*term.synonyms, term.surface, term.tag):
                 key = tuple(lemma(t.text) for t in tokens(synonym) if t.is_word)
-                if key:
-                    self._lexicon.setdefault(key, term.tag)
+                if key and term.tag not in self._lexicon.get(key, ()):
+                    self._lexicon[key] = (*self._lexicon.get(key, ()), term.tag)
         self._longest = max((len(k) for k in self._lexicon), default=1)
         self._nouns = frozenset(lemma(n) for n in vocabulary.item_nouns)
 
@@ -287,7 +288,7 @@ class IntentReader:
             while (
                 last < len(toks)
                 and last - first < MAX_TITLE_WORDS
-                and (toks[last].is_word or toks[last].text in ":'&")
+                and (toks[last].is_word or toks[last].text in ":'&\"")
                 and toks[last].text not in cues.CONTRAST
             ):
                 last += 1
@@ -343,13 +344,13 @@ class IntentReader:
         units: list[_Unit] = []
         i = 0
         while i < len(expanded):
-            tag = None
+            named: tuple[str, ...] | None = None
             for size in range(min(self._longest, len(expanded) - i), 0, -1):
-                tag = self._lexicon.get(tuple(keys[i : i + size]))
-                if tag is not None and not self._verb(keys, i, size):
+                named = self._lexicon.get(tuple(keys[i : i + size]))
+                if named is not None and not self._verb(keys, i, size):
                     break
-                tag = None
-            if tag is None:
+                named = None
+            if named is None:
                 token = expanded[i]
                 units.append(
                     _Unit("word" if token.is_word else "punct", token.text, token.start, token.end)
@@ -357,16 +358,17 @@ class IntentReader:
                 i += 1
                 continue
             start, end = expanded[i].start, expanded[i + size - 1].end
-            units.append(
-                _Unit(
-                    "target",
-                    prompt[start:end] if prompt else "",
-                    start,
-                    end,
-                    TagTarget(((tag, 1.0),)),
-                    Source.LEXICON,
+            for tag in named:
+                units.append(
+                    _Unit(
+                        "target",
+                        prompt[start:end] if prompt else "",
+                        start,
+                        end,
+                        TagTarget(((tag, 1.0),)),
+                        Source.LEXICON,
+                    )
                 )
-            )
             i += size
         return units
 
@@ -422,13 +424,15 @@ def _with_polarity(clause: Clause, negative: bool) -> Clause:
 
 
 def _combine(clauses: list[Clause], prompt: str) -> list[Clause]:
-    """Wanted tag clauses joined by "or" → one disjunction; ranges joined by "or" → union."""
+    """Wanted tag clauses joined by "or" → one disjunction; wanted ranges next to each other
+    ("or", "and", ",") → their union."""
     out: list[Clause] = []
     for clause in clauses:
         if out:
             last = out[-1]
             between = prompt[last.end : clause.start].lower().split()
-            joined_by_or = "or" in between and not clause.negative and not last.negative
+            wanted = not clause.negative and not last.negative
+            joined_by_or = "or" in between and wanted
             if (
                 joined_by_or
                 and isinstance(last.target, TagTarget)
@@ -445,8 +449,9 @@ def _combine(clauses: list[Clause], prompt: str) -> list[Clause]:
                     last.source,
                 )
                 continue
+            # "the 60s and 70s": two eras asked together mean either (both cannot hold)
             if (
-                joined_by_or
+                wanted
                 and isinstance(last.target, RangeTarget)
                 and isinstance(clause.target, RangeTarget)
             ):

@@ -55,6 +55,9 @@ def read(reader: IntentReader, prompt: str) -> list[str]:
         ("westerns? not today", ["-Western"]),
         ("dramas are boring", ["-Drama"]),
         ("I'd love some horror", ["+Horror"]),  # "love" after a subject is a verb
+        ("I'm done with westerns", ["-Western"]),
+        ("gore-free please", ["-Horror"]),
+        ("a rom-com", ["+Comedy", "+Romance"]),  # a synonym of two tags names both
     ],
 )
 def test_one_clause_with_its_polarity(reader: IntentReader, prompt: str, clauses) -> None:
@@ -105,6 +108,8 @@ def test_lists_conjunctions_and_disjunctions(reader: IntentReader, prompt: str, 
         ("nothing older than 2000", ["+year 2000.."]),  # an unwanted one-sided range, flipped
         ("not from the 80s", ["-year 1980..1989"]),
         ("musicals from the fifties or sixties", ["+Musical", "+year 1950..1969"]),
+        ("movies from the 60s and 70s", ["+year 1960..1979"]),  # both cannot hold: either
+        ("cartoons for my 5 year old", ["+Animation"]),  # an age, not an era
     ],
 )
 def test_eras_become_ranges(reader: IntentReader, prompt: str, clauses) -> None:
@@ -119,6 +124,7 @@ def test_eras_become_ranges(reader: IntentReader, prompt: str, clauses) -> None:
         ("nothing like Alien", ["-item Alien (1979)"]),  # a title, not the Sci-Fi synonym
         ("like grease but no musicals", ["+item Grease (1978)", "-Musical"]),
         ("more like toy stroy", ["+item Toy Story (1995)"]),  # fuzzy
+        ('anything similar to "The Godfather"', ["+item Godfather, The (1972)"]),
         ("I'd like comedies", ["+Comedy"]),  # "like" as a verb
         ("more like comedies", ["+Comedy"]),  # a tag, not a title
     ],
