@@ -75,6 +75,10 @@ TARGETS = {
 }
 
 
+def _plain(tag: str) -> str:
+    return "".join(c for c in tag.lower().removesuffix("'s") if c.isalnum())
+
+
 class Catalogue:
     """What scoring needs of the export: tags, years, vectors, titles per internal id."""
 
@@ -90,9 +94,15 @@ class Catalogue:
         self.tags = [set(t) for t in meta["tags"]]
         self.years = [title_year(t) for t in meta["titles"]]
         self.by_title = {t: i + 1 for i, t in enumerate(meta["titles"])}
+        # the dev set says "Children"; ML-1M spells it "Children's"
+        self._spelling = {_plain(t): t for t in self.bundle.tags}
         self.vectors = np.asarray(self.bundle.item_vectors, np.float32)
         newest = max((y for y in self.years if y is not None), default=2000)
         self.recent_from = newest - RECENT_YEARS + 1
+
+    def tag(self, label: str) -> str:
+        """The catalogue's spelling of a labelled tag."""
+        return self._spelling.get(_plain(label), label)
 
     def internal(self, item_id: str) -> int:
         return self.bundle.internal_ids[item_id]
@@ -132,7 +142,7 @@ def clause_holds(catalogue: Catalogue, label: dict, items: list[int]) -> bool:
     """Whether a labelled clause holds in one top 10 (see the module docstring)."""
     negative = label["polarity"] == "negative"
     if "tags" in label:
-        wanted = set(label["tags"])
+        wanted = {catalogue.tag(t) for t in label["tags"]}
         share = tag_share(catalogue, items, wanted)
         if label.get("any"):
             return share >= 0.5
@@ -177,10 +187,11 @@ def label_clauses(catalogue: Catalogue, labels: list[dict]) -> set[tuple]:
     for label in labels:
         negative = label["polarity"] == "negative"
         if "tags" in label:
+            tags = [catalogue.tag(t) for t in label["tags"]]
             if label.get("any"):
-                out.add(("tags", negative, frozenset(label["tags"]), True))
+                out.add(("tags", negative, frozenset(tags), True))
             else:
-                out.update(("tags", negative, frozenset([t]), False) for t in label["tags"])
+                out.update(("tags", negative, frozenset([t]), False) for t in tags)
         elif "range" in label:
             neg, gte, lte = catalogue.label_range(label)
             out.add(("range", neg, gte, lte))
@@ -220,7 +231,7 @@ async def collect(target: str, prompts: list[dict], users: list[str], catalogue:
 
         baseline = await asyncio.gather(*(one("", u) for u in users))
         templated_tags = sorted(
-            {t for row in prompts if row["category"] == "descriptive_positive"
+            {catalogue.tag(t) for row in prompts if row["category"] == "descriptive_positive"
              for c in row["clauses"] for t in c.get("tags", [])}
         )  # fmt: skip
         templated = {
@@ -256,12 +267,19 @@ def score(catalogue, prompts, users, baseline, templated, answers) -> dict[str, 
         understood = response_clauses(responses[0]) == label_clauses(catalogue, labels)
         correct += understood
         if category in TAG_CATEGORIES:
-            wanted = set(labels[0]["tags"])
+            wanted = {catalogue.tag(t) for t in labels[0]["tags"]}
+            # templated "no X" prompts are reported apart from the "more X" ones
+            side = (
+                "negative_"
+                if category == "templated" and labels[0]["polarity"] == "negative"
+                else ""
+            )
             for b, a in zip(before, lists, strict=True):
-                cell.setdefault("share_before", []).append(tag_share(catalogue, b, wanted))
-                cell.setdefault("share_after", []).append(tag_share(catalogue, a, wanted))
-            if category == "descriptive_positive" and labels[0]["tags"][0] in templated:
-                for r in templated[labels[0]["tags"][0]]:
+                cell.setdefault(f"{side}share_before", []).append(tag_share(catalogue, b, wanted))
+                cell.setdefault(f"{side}share_after", []).append(tag_share(catalogue, a, wanted))
+            first = catalogue.tag(labels[0]["tags"][0])
+            if category == "descriptive_positive" and first in templated:
+                for r in templated[first]:
                     cell.setdefault("templated_after", []).append(
                         tag_share(catalogue, _ids(catalogue, r), wanted)
                     )
@@ -299,7 +317,8 @@ def score(catalogue, prompts, users, baseline, templated, answers) -> dict[str, 
                 **{
                     key: round(float(np.mean(values[sizes.get(key, 0) :])), 3)
                     for key, values in cell.items()
-                    if key not in ("prompts", "share_before", "templated_after")
+                    if key not in ("prompts", "templated_after")
+                    and not key.endswith("share_before")
                     and len(values) > sizes.get(key, 0)
                 },
             }

@@ -5,8 +5,7 @@ trailing alternative title in parentheses and articles removed ("Godfather, The 
 "the Godfather" both read ``godfather``). A name that matches no title exactly is matched
 fuzzily against titles sharing a word with it. A name may also be the start of a title ("star
 wars" → "Star Wars: Episode IV - A New Hope"); among the titles it names exactly or begins,
-the one with the largest prior (popularity) wins ("lord of the rings" → the 2001 film rather
-than the 1978 one).
+the exact one wins unless another is far more popular (``PREFIX_LEAD``).
 """
 
 from __future__ import annotations
@@ -23,6 +22,10 @@ ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "il", "el", "der
 _TRAILING_YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _TRAILING_PARENS = re.compile(r"\s*\([^()]*\)\s*$")
 _WORD = re.compile(r"[a-z0-9]+")
+PREFIX_LEAD = 3.0
+"""A title that begins with the name beats the title equal to it only when its prior is this many
+times larger ("lord of the rings": the 2001 film, rated far more, over the 1978 one; "toy
+story": Toy Story, not Toy Story 2)."""
 FUZZY_CUTOFF = 0.86
 """Least difflib ratio for a fuzzy title match (a typo or two in a short title)."""
 
@@ -98,7 +101,9 @@ class TitleIndex:
         starting = [k for k in self._by_word.get(key[0], set()) if k[: len(key)] == key]
         if not starting:
             return None
-        chosen = max(starting, key=lambda k: (self._prior[k], k == key))
+        chosen = max(starting, key=lambda k: self._prior[k])
+        if key in self._by_key and self._prior[chosen] < PREFIX_LEAD * self._prior[key]:
+            chosen = key  # the exact title, unless one it begins is far more popular
         return self._match(self._by_key[chosen], chosen == key)
 
     def fuzzy(self, words: Sequence[str]) -> TitleMatch | None:

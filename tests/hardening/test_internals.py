@@ -13,7 +13,9 @@ from tests.hardening.conftest import FakeService
 def test_fallback_reason_is_a_code_without_the_backend_address() -> None:
     service = FakeService(down=True)  # the backend's error names ipv4:127.0.0.1:52861
     try:
-        answer = service.stub.Steer(pb.SteerRequest(user_id="u1", prompt="more comedies"), timeout=5)
+        answer = service.stub.Steer(
+            pb.SteerRequest(user_id="u1", prompt="more comedies"), timeout=5
+        )
     finally:
         service.close()
     assert answer.served_path == pb.SERVED_PATH_FALLBACK_UNSTEERED

@@ -80,7 +80,9 @@ def test_fallbacks_warn_once_per_interval_and_count_every_one(
     try:
         caplog.set_level(logging.WARNING, logger="dpr.pipeline")
         for _ in range(30):
-            answer = service.stub.Steer(pb.SteerRequest(user_id="u1", prompt="more comedies"), timeout=5)
+            answer = service.stub.Steer(
+                pb.SteerRequest(user_id="u1", prompt="more comedies"), timeout=5
+            )
             assert answer.served_path == pb.SERVED_PATH_FALLBACK_UNSTEERED
     finally:
         service.close()

@@ -53,3 +53,5 @@ def test_a_name_that_begins_titles_takes_the_most_popular_one() -> None:
     assert rings.title.endswith("(2001)") and not rings.exact
     assert index.named(["star", "wars"]).title.startswith("Star Wars: Episode IV")
     assert index.named(["star", "trek"]) is None
+    sequels = TitleIndex(["Toy Story (1995)", "Toy Story 2 (1999)"], prior=[100, 250])
+    assert sequels.named(["toy", "story"]).title == "Toy Story (1995)"  # not 3x more popular
