@@ -27,17 +27,30 @@ HISTORY_SETTINGS = ("history_url", "history_length")
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
-    from dpr_plugin.serving.index.catalogue import catalogue_items
+    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, AnnSettings
+    from dpr_plugin.serving.index.catalogue import stream_catalogue
+    from dpr_plugin.serving.index.edge import peak_rss_mb
     from dpr_plugin.serving.index.factory import open_index_pair
     from dpr_plugin.serving.settings import ServeSettings
 
     settings = build(ServeSettings, args, "serve")
-    items, dim = catalogue_items(Path(settings.repository))
+    ann = build(AnnSettings, args, "index")
+    items, dim, count = stream_catalogue(Path(settings.repository))
+    search = "HNSW" if ann.uses_hnsw(count) else "exact search"
+    print(f"indexing {count} items of dim {dim} for {search}", flush=True)
+    started = time.perf_counter()
+
+    def progress(done: int) -> None:
+        print(f"  {done}/{count} written, {time.perf_counter() - started:.0f}s", flush=True)
 
     async def run() -> None:
         builder, index = open_index_pair(
-            settings.qdrant_url, settings.qdrant_alias, Path(settings.index_dir), 30.0
+            settings.qdrant_url,
+            settings.qdrant_alias,
+            Path(settings.index_dir),
+            30.0,
+            ann,
+            progress,
         )
         try:
             await builder.build(items, dim, CATALOGUE_FIELDS)
@@ -49,9 +62,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
             f"payload indexes {sorted(info.fields)}"
         )
 
-    started = time.perf_counter()
     asyncio.run(run())
-    print(f"built in {time.perf_counter() - started:.1f}s")
+    print(f"built in {time.perf_counter() - started:.1f}s, peak memory {peak_rss_mb():.0f} MB")
     return 0
 
 
@@ -258,6 +270,7 @@ def format_response(prompt: str, response: object) -> str:
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
     """Registers index, load-histories, serve and steer."""
+    from dpr_plugin.serving.index.base import AnnSettings
     from dpr_plugin.serving.settings import ServeSettings
     from dpr_plugin.triton_local.server import TritonSettings
 
@@ -265,6 +278,7 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     # so one environment points all three at the same index and store
     index = sub.add_parser("index", help="build the item index from an exported repository")
     add_arguments(index, ServeSettings, "serve", only=INDEX_SETTINGS)
+    add_arguments(index, AnnSettings, "index")
     index.set_defaults(func=_cmd_index)
 
     histories = sub.add_parser("load-histories", help="import a dataset's user histories")

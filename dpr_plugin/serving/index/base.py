@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from dpr_plugin.errors import IndexQueryError
+from dpr_plugin.errors import ConfigError, IndexQueryError
 
 PayloadValue = str | int | float | list[str] | list[int]
 FieldKind = Literal["keyword", "integer", "float"]
@@ -26,6 +26,59 @@ CATALOGUE_FIELDS: dict[str, FieldKind] = {
     "tags": "keyword",
     "year": "integer",
 }
+
+
+ANN_MODES = ("auto", "exact", "hnsw")
+
+
+@dataclass(frozen=True)
+class AnnSettings:
+    """How ``dpr index`` builds a generation (flags ``--<field>``, env ``DPR_INDEX_<FIELD>``).
+
+    Attributes:
+        ann: ``exact`` (one plain segment: every query scores every point that passes the
+            filter), ``hnsw`` (an HNSW graph with payload-aware links, searched approximately)
+            or ``auto``: HNSW from ``exact_below`` points on.
+        exact_below: Catalogue size from which ``auto`` builds HNSW (measured in
+            ``benchmarks.index_scale``: below it exact search is as fast).
+        hnsw_m: Graph links per node (also the payload links of each indexed field value).
+        hnsw_ef_construct: Candidates kept while building the graph.
+        hnsw_ef: Candidates kept while searching it (recorded with the generation, used by
+            every reader).
+        full_scan_kb: A filter the engine estimates to pass fewer points than this many KB of
+            vectors is answered by scoring exactly those points (through the payload index)
+            instead of walking the graph.
+        quantization: Also store int8 scalar-quantized vectors; searches score with them and
+            rescore the best with the full vectors.
+        shards: Qdrant server only: shards of the collection.
+        replication_factor: Qdrant server only: copies of each shard.
+        on_disk: Qdrant server only: keep the original vectors on disk (memory-mapped).
+    """
+
+    ann: str = "auto"
+    exact_below: int = 20_000
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
+    hnsw_ef: int = 128
+    full_scan_kb: int = 1_000
+    quantization: bool = False
+    shards: int = 1
+    replication_factor: int = 1
+    on_disk: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ann not in ANN_MODES:
+            raise ConfigError(f"ann: one of {ANN_MODES}, got {self.ann!r}")
+        for name in (
+            "exact_below", "hnsw_m", "hnsw_ef_construct", "hnsw_ef", "full_scan_kb", "shards",
+            "replication_factor",
+        ):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+
+    def uses_hnsw(self, points: int) -> bool:
+        """Whether a generation of ``points`` points gets a graph."""
+        return self.ann == "hnsw" or (self.ann == "auto" and points >= self.exact_below)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +35,16 @@ def title_year(title: str) -> int | None:
 
 
 def _load_table(path: Path) -> np.ndarray:
+    """The table, memory-mapped."""
     try:
-        table = np.load(path)  # allow_pickle=False: an object array is refused
+        table = np.load(path, mmap_mode="r")  # allow_pickle=False: an object array is refused
     except (OSError, ValueError) as exc:
         raise DataFormatError(path, None, f"not a numpy array: {exc}") from exc
     if table.ndim != 2 or table.shape[1] < 1:
         raise DataFormatError(path, None, f"expected [N, D], got {list(table.shape)}")
     if not np.issubdtype(table.dtype, np.floating):
         raise DataFormatError(path, None, f"expected float embeddings, got {table.dtype}")
-    return table.astype(np.float32, copy=False)
+    return table
 
 
 def _load_meta(path: Path, rows: int) -> dict[str, list]:
@@ -78,13 +80,23 @@ def _load_meta(path: Path, rows: int) -> dict[str, list]:
 
 
 def catalogue_items(repository: Path) -> tuple[list[IndexedItem], int]:
-    """Every item of the export as an IndexedItem, and the embedding width.
+    """Every item of the export as an IndexedItem (a list), and the embedding width; see
+    ``stream_catalogue``."""
+    items, dim, _ = stream_catalogue(repository)
+    return list(items), dim
+
+
+def stream_catalogue(repository: Path) -> tuple[Iterator[IndexedItem], int, int]:
+    """The export's items one at a time, the embedding width and the item count.
+
+    The item table is memory-mapped and each point's vector is a view of it, so a build holds
+    no second copy of the table (10⁶ x 64 floats is 256 MB).
 
     Args:
         repository: The exported model repository (holding ``seq_backbone/1``).
 
     Returns:
-        The points (internal ids 1..N in table order) and D.
+        The points (internal ids 1..N in table order), D and N.
 
     Raises:
         DataFormatError: naming the file that is missing or malformed, or whose length
@@ -94,20 +106,22 @@ def catalogue_items(repository: Path) -> tuple[list[IndexedItem], int]:
     table_path, meta_path = folder / ITEM_TABLE, folder / ITEM_META
     for path in (table_path, meta_path):
         if not path.is_file():
-            raise DataFormatError(path, None, "missing (run `python -m export` first)")
+            raise DataFormatError(path, None, "missing (run `dpr export` first)")
     table = _load_table(table_path)
     meta = _load_meta(meta_path, len(table))
-    items = []
-    for i, (item_id, title, tags) in enumerate(
-        zip(meta["item_ids"], meta["titles"], meta["tags"], strict=True), start=1
-    ):
-        payload: dict[str, PayloadValue] = {
-            "item_id": str(item_id),
-            "title": title,
-            "tags": list(tags),
-        }
-        year = title_year(title)
-        if year is not None:
-            payload["year"] = year
-        items.append(IndexedItem(i, table[i - 1], payload))
-    return items, int(table.shape[1])
+
+    def items() -> Iterator[IndexedItem]:
+        for i, (item_id, title, tags) in enumerate(
+            zip(meta["item_ids"], meta["titles"], meta["tags"], strict=True), start=1
+        ):
+            payload: dict[str, PayloadValue] = {
+                "item_id": str(item_id),
+                "title": title,
+                "tags": list(tags),
+            }
+            year = title_year(title)
+            if year is not None:
+                payload["year"] = year
+            yield IndexedItem(i, table[i - 1], payload)
+
+    return items(), int(table.shape[1]), len(table)

@@ -3,9 +3,10 @@ given, else Qdrant's engine embedded in a directory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from dpr_plugin.serving.index.base import IndexBuilder, ItemIndex
+from dpr_plugin.serving.index.base import AnnSettings, IndexBuilder, ItemIndex
 
 
 def open_index(qdrant_url: str, qdrant_alias: str, index_dir: Path, timeout_s: float) -> ItemIndex:
@@ -29,15 +30,21 @@ def open_index(qdrant_url: str, qdrant_alias: str, index_dir: Path, timeout_s: f
 
 
 def open_index_pair(
-    qdrant_url: str, qdrant_alias: str, index_dir: Path, timeout_s: float
+    qdrant_url: str,
+    qdrant_alias: str,
+    index_dir: Path,
+    timeout_s: float,
+    ann: AnnSettings | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[IndexBuilder, ItemIndex]:
     """A builder and a reader of the same index (``dpr index`` builds, then reads back what
-    it built); close the reader when done."""
+    it built); close the reader when done. ``ann`` decides exact or HNSW search; ``progress``
+    is told the points written so far."""
     if qdrant_url:
         from dpr_plugin.serving.index.server import connect_server_index
 
-        index, builder = connect_server_index(qdrant_url, qdrant_alias, timeout_s)
+        index, builder = connect_server_index(qdrant_url, qdrant_alias, timeout_s, ann, progress)
         return builder, index
     from dpr_plugin.serving.index.edge import EdgeIndexBuilder, EdgeItemIndex
 
-    return EdgeIndexBuilder(Path(index_dir)), EdgeItemIndex(Path(index_dir))
+    return EdgeIndexBuilder(Path(index_dir), ann, progress), EdgeItemIndex(Path(index_dir))

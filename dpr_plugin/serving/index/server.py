@@ -10,6 +10,13 @@ alias names, cached per collection and looked up again at most every ``refresh_i
 The indexed fields come from the collection's ``payload_schema``; qdrant-client's local mode
 (``:memory:``, used by the tests) keeps no payload indexes and reports an empty schema, so the
 fields the build asked for, recorded in the collection's metadata, stand in there.
+
+Search is exact or HNSW (``AnnSettings``). A collection is created without a graph (``m=0``:
+the bulk upload builds nothing), filled, given its payload indexes, and only then, when it is
+large enough, given its HNSW parameters; the build waits for the server's optimizers to finish
+(collection status green) before the alias moves, so a served collection is always complete.
+The metadata records ``index`` and ``hnsw_ef``, which readers search with. Shards, replication
+factor, on-disk vectors and int8 quantization are settings of the collection.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import contextlib
 import math
 import re
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -29,6 +36,7 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from dpr_plugin.errors import ConfigError, DprError, IndexQueryError, IndexUnavailableError
 from dpr_plugin.serving.index.base import (
+    AnnSettings,
     FieldKind,
     Hit,
     IndexedItem,
@@ -56,6 +64,8 @@ _KINDS: dict[str, FieldKind] = {schema.value: kind for kind, schema in _SCHEMAS.
 _UPSERT_BATCH = 512
 #: HTTP statuses that mean "the server is busy or slow", not "the request is wrong".
 _RETRYABLE = {404, 408, 429}
+OPTIMIZE_TIMEOUT_S = 3600.0
+"""Longest a build waits for the server to finish building a collection's graph."""
 
 T = TypeVar("T")
 
@@ -120,12 +130,21 @@ class ServerIndexBuilder:
         client: The client (shared with a ServerItemIndex if wanted).
         alias: The alias readers query; also the collections' name prefix.
         where: How to name the server in error messages (its URL).
+        ann: Exact or HNSW search, the graph's parameters, and the collection's layout.
+        progress: Called with the points written so far, every 100,000 points.
     """
 
     def __init__(
-        self, client: AsyncQdrantClient, alias: str = "dpr_items", where: str = ""
+        self,
+        client: AsyncQdrantClient,
+        alias: str = "dpr_items",
+        where: str = "",
+        ann: AnnSettings | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         self.client = client
+        self.ann = ann or AnnSettings()
+        self.progress = progress
         self.alias = alias
         self.where = f"qdrant {where or 'client'} alias {alias!r}"
         self._ours = re.compile(re.escape(alias) + "_(" + GENERATION_PATTERN.pattern + ")")
@@ -154,16 +173,41 @@ class ServerIndexBuilder:
         generation = new_generation_name()
         name = f"{self.alias}_{generation}"
         previous = await self._aliased()
+        ann = self.ann
         await _guarded(
             self.client.create_collection(
                 name,
-                vectors_config=qm.VectorParams(size=dim, distance=qm.Distance.DOT),
-                metadata={"dim": dim, "fields": dict(fields), "generation": generation},
+                vectors_config=qm.VectorParams(
+                    size=dim, distance=qm.Distance.DOT, on_disk=ann.on_disk or None
+                ),
+                shard_number=ann.shards,
+                replication_factor=ann.replication_factor,
+                # no graph while the points go in; set once the size is known
+                hnsw_config=qm.HnswConfigDiff(m=0, full_scan_threshold=ann.full_scan_kb),
+                quantization_config=(
+                    qm.ScalarQuantization(
+                        scalar=qm.ScalarQuantizationConfig(
+                            type=qm.ScalarType.INT8, quantile=0.99, always_ram=True
+                        )
+                    )
+                    if ann.quantization
+                    else None
+                ),
+                metadata={
+                    "dim": dim,
+                    "fields": dict(fields),
+                    "generation": generation,
+                    "index": "exact",
+                    "hnsw_ef": ann.hnsw_ef,
+                    "quantization": ann.quantization,
+                },
             ),
             self.where,
         )
         try:
-            await self._fill(name, items, dim, fields)
+            points = await self._fill(name, items, dim, fields)
+            if ann.uses_hnsw(points):
+                await self._build_graph(name, dim, fields, generation)
             operations: list[qm.AliasOperations] = []
             if previous is not None:
                 operations.append(
@@ -185,9 +229,45 @@ class ServerIndexBuilder:
         await self._collect(name, previous)
         return generation
 
+    async def _build_graph(
+        self, name: str, dim: int, fields: Mapping[str, FieldKind], generation: str
+    ) -> None:
+        """Gives the filled collection its HNSW parameters (payload links included, the
+        payload indexes exist by now) and waits for the server to build the graph."""
+        ann = self.ann
+        await _guarded(
+            self.client.update_collection(
+                name,
+                hnsw_config=qm.HnswConfigDiff(
+                    m=ann.hnsw_m, ef_construct=ann.hnsw_ef_construct, payload_m=ann.hnsw_m
+                ),
+                optimizers_config=qm.OptimizersConfigDiff(indexing_threshold=1),
+                metadata={
+                    "dim": dim,
+                    "fields": dict(fields),
+                    "generation": generation,
+                    "index": "hnsw",
+                    "hnsw_ef": ann.hnsw_ef,
+                    "quantization": ann.quantization,
+                },
+            ),
+            self.where,
+        )
+        deadline = time.monotonic() + OPTIMIZE_TIMEOUT_S
+        while True:
+            collection = await _guarded(self.client.get_collection(name), self.where)
+            if collection.status == qm.CollectionStatus.GREEN:
+                return
+            if collection.status == qm.CollectionStatus.RED or time.monotonic() > deadline:
+                raise IndexUnavailableError(
+                    f"{self.where}: {name}: the graph was not built ({collection.status})"
+                )
+            await asyncio.sleep(0.5)
+
     async def _fill(
         self, name: str, items: Iterable[IndexedItem], dim: int, fields: Mapping[str, FieldKind]
-    ) -> None:
+    ) -> int:
+        """Writes the points and the payload indexes; returns the point count."""
         seen: set[int] = set()
         batch: list[qm.PointStruct] = []
         for item in items:
@@ -198,6 +278,8 @@ class ServerIndexBuilder:
             if len(batch) == _UPSERT_BATCH:
                 await _guarded(self.client.upsert(name, batch, wait=True), self.where)
                 batch = []
+            if self.progress is not None and len(seen) % 100_000 == 0:
+                self.progress(len(seen))
         if batch:
             await _guarded(self.client.upsert(name, batch, wait=True), self.where)
         if not seen:
@@ -207,6 +289,7 @@ class ServerIndexBuilder:
                 self.client.create_payload_index(name, field, _SCHEMAS[kind], wait=True),
                 self.where,
             )
+        return len(seen)
 
     async def _aliased(self) -> str | None:
         response = await _guarded(self.client.get_aliases(), self.where)
@@ -250,6 +333,7 @@ class ServerItemIndex:
         self.where = f"qdrant {where or 'client'} alias {alias!r}"
         self.refresh_interval_s = refresh_interval_s
         self._generations: dict[str, IndexInfo] = {}  # collection name -> its info
+        self._params: qm.SearchParams | None = None
         self._served: IndexInfo | None = None
         self._resolved_at = float("-inf")
 
@@ -277,6 +361,7 @@ class ServerItemIndex:
             generation = name.removeprefix(f"{self.alias}_")
             info = IndexInfo(collection.points_count or 0, vectors.size, generation, fields)
             self._generations = {name: info}  # one generation served at a time
+            self._params = _search_params(meta)
         self._served = info
         self._resolved_at = time.monotonic()
         return info
@@ -324,6 +409,7 @@ class ServerItemIndex:
                 query=row.tolist(),
                 limit=limit,
                 filter=query_filter,
+                params=self._params,
                 with_payload=list(payload_fields) if payload_fields else False,
                 with_vector=with_vectors,
             )
@@ -346,8 +432,23 @@ class ServerItemIndex:
         await self.client.close()
 
 
+def _search_params(meta: Mapping[str, Any]) -> qm.SearchParams | None:
+    """How a collection is searched, from the metadata its build recorded."""
+    if meta.get("index") != "hnsw":
+        return None
+    rescore = qm.QuantizationSearchParams(rescore=True, oversampling=2.0)
+    return qm.SearchParams(
+        hnsw_ef=int(meta.get("hnsw_ef", 128)),
+        quantization=rescore if meta.get("quantization") else None,
+    )
+
+
 def connect_server_index(
-    url: str, alias: str = "dpr_items", timeout_s: float = 1.0
+    url: str,
+    alias: str = "dpr_items",
+    timeout_s: float = 1.0,
+    ann: AnnSettings | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[ServerItemIndex, ServerIndexBuilder]:
     """A reader and a builder sharing one client.
 
@@ -356,6 +457,7 @@ def connect_server_index(
             mode (in-process, for tests).
         alias: The alias served and switched.
         timeout_s: The client's own per-request timeout (whole seconds, rounded up).
+        ann, progress: The builder's; see ServerIndexBuilder.
 
     Raises:
         ConfigError: for a URL of another form.
@@ -366,4 +468,6 @@ def connect_server_index(
         client = AsyncQdrantClient(url=url, timeout=max(1, math.ceil(timeout_s)))
     else:
         raise ConfigError(f"qdrant_url: expected http(s)://host:port or :memory:, got {url!r}")
-    return ServerItemIndex(client, alias, url), ServerIndexBuilder(client, alias, url)
+    return ServerItemIndex(client, alias, url), ServerIndexBuilder(
+        client, alias, url, ann, progress
+    )

@@ -15,6 +15,7 @@ import pytest
 from dpr_plugin.errors import ConfigError, IndexQueryError, IndexUnavailableError
 from dpr_plugin.serving.index.base import (
     CATALOGUE_FIELDS,
+    AnnSettings,
     Hit,
     IndexBuilder,
     IndexedItem,
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Payload indexes have no effect in the local Qdrant:UserWarning",
     # the client's version check against a server that is down on purpose
     "ignore:Failed to obtain server version:UserWarning",
+    # local mode has no graph: the HNSW cases' search parameters are accepted and ignored
+    "ignore:Local mode performs exact:UserWarning",
 )
 
 DIM = 8
@@ -74,7 +77,12 @@ class Backend:
     stored: Callable[[], Awaitable[list[str]]]
 
 
-def edge_backend(root: Path) -> Backend:
+HNSW = AnnSettings(ann="hnsw", full_scan_kb=1, hnsw_ef=256)
+"""A graph even for 200 points, searched through the graph (a full-scan threshold of 1 KB) with
+ef above the point count, so its answers must equal the exact ones."""
+
+
+def edge_backend(root: Path, ann: AnnSettings | None = None) -> Backend:
     from dpr_plugin.serving.index.edge import EdgeIndexBuilder, EdgeItemIndex
 
     async def stored() -> list[str]:
@@ -82,11 +90,11 @@ def edge_backend(root: Path) -> Backend:
         return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
     return Backend(
-        "edge", EdgeItemIndex(root, reload_interval_s=0.0), EdgeIndexBuilder(root), stored
+        "edge", EdgeItemIndex(root, reload_interval_s=0.0), EdgeIndexBuilder(root, ann), stored
     )
 
 
-def server_backend() -> Backend:
+def server_backend(ann: AnnSettings | None = None) -> Backend:
     from qdrant_client import AsyncQdrantClient
 
     from dpr_plugin.serving.index.server import ServerIndexBuilder, ServerItemIndex
@@ -100,7 +108,7 @@ def server_backend() -> Backend:
     return Backend(
         "server",
         ServerItemIndex(client, "test_items", ":memory:", refresh_interval_s=0.0),
-        ServerIndexBuilder(client, "test_items", ":memory:"),
+        ServerIndexBuilder(client, "test_items", ":memory:", ann),
         stored,
     )
 
@@ -117,13 +125,16 @@ def build(b: Backend, items: list[IndexedItem]) -> str:
     return asyncio.run(b.builder.build(items, DIM, CATALOGUE_FIELDS))
 
 
-@pytest.fixture(scope="module", params=["edge", "server"])
+@pytest.fixture(scope="module", params=["edge", "edge-hnsw", "server", "server-hnsw"])
 def built(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Backend, list[IndexedItem], np.ndarray]]:
-    """An index of each kind holding catalogue(), shared by the cases that only read."""
+    """An index of each kind holding catalogue(), shared by the cases that only read; the
+    ``-hnsw`` ones searched through an HNSW graph (the server's local mode, which has no
+    graph, still gets the HNSW collection settings and search parameters)."""
     root = tmp_path_factory.mktemp("built")
-    made = edge_backend(root) if request.param == "edge" else server_backend()
+    ann = HNSW if request.param.endswith("-hnsw") else None
+    made = edge_backend(root, ann) if request.param.startswith("edge") else server_backend(ann)
     items, table = catalogue()
     build(made, items)
     yield made, items, table
@@ -576,3 +587,32 @@ def test_server_aliases_share_a_client_without_touching_each_other() -> None:
     hits = asyncio.run(ServerItemIndex(client, "items_v2").search(q[None, :], 5, SearchFilter()))
     assert ids(hits[0]) == brute_force(table, flipped, q, lambda _: True, 5)
     asyncio.run(client.close())
+
+
+def test_edge_auto_builds_a_graph_from_exact_below_points(tmp_path: Path) -> None:
+    import json
+
+    items, table = catalogue()
+    for exact_below, expected in ((100, "hnsw"), (1000, "exact")):
+        root = tmp_path / expected
+        made = edge_backend(root, AnnSettings(exact_below=exact_below, full_scan_kb=1))
+        name = build(made, items)
+        meta = json.loads((root / "generations" / name / "meta.json").read_text())
+        assert meta["index"] == expected and meta["points"] == N
+        assert meta["build_s"] >= 0 and meta["peak_rss_mb"] > 0
+        q = table[7]
+        assert ids(search(made, q)) == brute_force(table, items, q, lambda _: True, 10)
+        asyncio.run(made.index.close())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("ann", "fast", r"^ann: one of \('auto', 'exact', 'hnsw'\), got 'fast'"),
+        ("hnsw_ef", 0, r"^hnsw_ef: must be >= 1, got 0"),
+        ("exact_below", -5, r"^exact_below: must be >= 1"),
+    ],
+)
+def test_ann_settings_name_the_bad_field(field: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        AnnSettings(**{field: value})
