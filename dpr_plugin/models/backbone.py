@@ -167,6 +167,14 @@ class SequentialBackbone(nn.Module, ABC):
             return table
         return table + self.item_tags @ self.tag_table
 
+    def item_vectors_of(self, ids: torch.Tensor) -> torch.Tensor:
+        """Rows ``ids`` of ``item_vectors()`` without building the whole table (a sampled
+        loss over a 10⁶-item catalogue needs a few thousand rows per step)."""
+        rows = self.item_embedding(ids)
+        if self.tag_table is None:
+            return rows
+        return rows + self.item_tags[ids] @ self.tag_table
+
     def score_all(self, user: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_items]`` of every real item (column j = item j + 1)."""
         return user @ self.item_vectors()[1:].T

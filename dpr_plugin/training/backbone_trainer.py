@@ -1,8 +1,13 @@
 """Stage 1 of DPR: train a backbone for next-item prediction (the warm-up), with early stopping.
 
 Loss: cross-entropy of the next item at every real position. ``full`` takes the softmax over
-the whole catalogue; ``sampled`` over the target plus ``negatives`` items drawn uniformly and
-shared by the batch (cheaper per step; compare both with the benchmark before relying on it).
+the whole catalogue. ``sampled`` takes it over the target and ``negatives`` candidates shared
+by the batch: half drawn from the batch's own targets (so popular items, which a uniform draw
+rarely picks, are contrasted), half uniformly from the catalogue; every logit is corrected by
+``- log Q(item)``, Q being the item's expected count among the candidates (logQ correction:
+without it the popular half would be over-penalised), and a candidate equal to the row's
+target is masked. Its memory per step does not grow with the catalogue. ``auto`` (the
+default) is ``full`` up to ``SAMPLED_ABOVE`` items and ``sampled`` above.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from dpr_plugin.training.batches import batches, training_windows
 
 log = logging.getLogger(__name__)
 
-LOSSES = ("full", "sampled")
+LOSSES = ("auto", "full", "sampled")
+SAMPLED_ABOVE = 50_000
+"""``loss="auto"``: the full softmax up to this many items, the sampled one above (a full
+softmax over 10⁶ items needs a [positions x 10⁶] logit matrix per step)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,9 @@ class TrainConfig:
         patience: Evaluations without a better validation NDCG@10 before stopping.
         eval_every: Epochs between validation evaluations.
         all_windows: Train on every window of long histories, not only the most recent one.
-        loss: ``full`` (softmax over all items) or ``sampled``.
-        negatives: Shared uniform negatives per step when ``loss == "sampled"``.
+        loss: ``full`` (softmax over all items), ``sampled`` (see the module docstring) or
+            ``auto`` (full up to SAMPLED_ABOVE items).
+        negatives: Candidates shared by a step's positions when the loss is sampled.
         bf16: Run forward and backward under bfloat16 autocast (CPU with AVX512-BF16 / AMX,
             or any recent GPU).
         select_exclude_seen: Select and stop on validation NDCG@10 with history items removed
@@ -63,13 +72,17 @@ class TrainConfig:
     patience: int = 5
     eval_every: int = 1
     all_windows: bool = True
-    loss: str = "full"
-    negatives: int = 512
+    loss: str = "auto"
+    negatives: int = 1024
     bf16: bool = False
     select_exclude_seen: bool = False
     device: str = "cpu"
     time_budget_s: float | None = None
     seed: int = 0
+
+    def sampled_for(self, num_items: int) -> bool:
+        """Whether a catalogue of ``num_items`` items trains with the sampled loss."""
+        return self.loss == "sampled" or (self.loss == "auto" and num_items > SAMPLED_ABOVE)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -120,23 +133,42 @@ def next_item_loss(
     targets: torch.Tensor,
     cfg: TrainConfig,
     generator: torch.Generator,
+    log_q: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean cross-entropy of the next item over the real positions of a batch."""
+    """Mean cross-entropy of the next item over the real positions of a batch.
+
+    ``log_q`` (``[N + 1]``, from ``candidate_log_q``) selects the sampled loss; without it the
+    softmax runs over the whole catalogue.
+    """
     states = model(inputs)  # [B, T, D]
     real = targets > 0  # [B, T]
     h = states[real]  # [M, D]
     gold = targets[real]  # [M]
-    table = model.item_vectors()  # [N + 1, D]
-    if cfg.loss == "full":
+    if log_q is None:
+        table = model.item_vectors()  # [N + 1, D]
         logits = h @ table[1:].T  # [M, N]
         return F.cross_entropy(logits.float(), gold - 1)
-    n = table.shape[0] - 1
-    neg = torch.randint(1, n + 1, (cfg.negatives,), generator=generator).to(h.device)  # [K]
-    pos_logit = (h * table[gold]).sum(-1, keepdim=True)  # [M, 1]
-    neg_logits = h @ table[neg].T  # [M, K]
-    neg_logits = neg_logits.masked_fill(neg.unsqueeze(0) == gold.unsqueeze(1), float("-inf"))
+    n = model.config.num_items
+    half = cfg.negatives // 2
+    from_batch = gold[torch.randint(0, len(gold), (half,), generator=generator).to(h.device)]
+    uniform = torch.randint(1, n + 1, (cfg.negatives - half,), generator=generator).to(h.device)
+    candidates = torch.cat([from_batch, uniform])  # [K]
+    pos_logit = (h * model.item_vectors_of(gold)).sum(-1, keepdim=True) - log_q[gold, None]
+    neg_logits = h @ model.item_vectors_of(candidates).T - log_q[candidates]  # [M, K]
+    neg_logits = neg_logits.masked_fill(candidates[None, :] == gold[:, None], float("-inf"))
     logits = torch.cat([pos_logit, neg_logits], dim=1).float()  # [M, 1 + K]
     return F.cross_entropy(logits, torch.zeros(len(gold), dtype=torch.long, device=h.device))
+
+
+def candidate_log_q(targets: np.ndarray, num_items: int, negatives: int) -> torch.Tensor:
+    """``log`` of each item's expected count among a step's sampled candidates: half are drawn
+    from the targets (with the training targets' frequencies), half uniformly. ``[N + 1]``."""
+    counts = np.bincount(targets[targets > 0].ravel(), minlength=num_items + 1)
+    frequency = counts / max(counts.sum(), 1)
+    half = negatives // 2
+    expected = half * frequency + (negatives - half) / num_items
+    expected[0] = 1.0  # padding: never a candidate
+    return torch.from_numpy(np.log(expected)).float()
 
 
 def train_backbone(
@@ -155,6 +187,13 @@ def train_backbone(
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     windows = training_windows(split.train, model.config.max_len, cfg.all_windows)
+    log_q = None
+    if cfg.sampled_for(model.config.num_items):
+        log_q = candidate_log_q(
+            np.concatenate([window[1:] for window in windows]),
+            model.config.num_items,
+            cfg.negatives,
+        ).to(device)
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.max_epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -182,6 +221,7 @@ def train_backbone(
                     torch.from_numpy(targets).to(device, non_blocking=True),
                     cfg,
                     generator,
+                    log_q,
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

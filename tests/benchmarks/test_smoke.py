@@ -62,6 +62,7 @@ SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
         "tag_embeddings_bundled/tag_embeddings_bundled.json",
         {"plain", "tag_embeddings", "recipe"},
     ),
+    "index_scale": ([], "index_scale/index_scale.json", {"3000", "targets"}),
 }
 # Served from an exported repository: they start ``dpr serve`` / a tritonserver.
 SERVICE_SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
@@ -140,6 +141,8 @@ def test_smoke(name: str, root: Path) -> None:
         assert list(body["variants"]) == ["default", "within_tag_1"]
     elif name == "tie_order":
         assert "by_test_target" in body["sasrec"]
+    elif name == "index_scale":  # a graph with ef above the point count answers exactly
+        assert body["3000"]["ann"]["none"]["recall@10"] > 0.9
 
 
 @pytest.mark.parametrize("exported", ["sasrec"], indirect=True)

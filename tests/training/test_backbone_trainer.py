@@ -15,7 +15,14 @@ from dpr_plugin.evaluation.full_ranking import evaluate_split
 from dpr_plugin.evaluation.popularity import evaluate_popularity
 from dpr_plugin.models.backbone import BACKBONES, BackboneConfig
 from dpr_plugin.models.factory import build_backbone
-from dpr_plugin.training.backbone_trainer import TrainConfig, resolve_device, train_backbone
+from dpr_plugin.training.backbone_trainer import (
+    SAMPLED_ABOVE,
+    TrainConfig,
+    candidate_log_q,
+    next_item_loss,
+    resolve_device,
+    train_backbone,
+)
 from dpr_plugin.training.batches import batches, training_windows
 from dpr_plugin.training.checkpoint import Catalogue, load_backbone, save_backbone
 
@@ -80,6 +87,50 @@ def test_sampled_loss_trains_sasrec(sequential_split: LeaveOneOutSplit) -> None:
         evaluate_split(model, sequential_split, "test")["ndcg@10"]
         > evaluate_popularity(sequential_split, "test")["ndcg@10"] + 0.3
     )
+
+
+def test_auto_loss_is_the_full_softmax_up_to_the_threshold() -> None:
+    auto = TrainConfig()
+    assert auto.loss == "auto"
+    assert not auto.sampled_for(SAMPLED_ABOVE) and auto.sampled_for(SAMPLED_ABOVE + 1)
+    assert TrainConfig(loss="sampled").sampled_for(10)
+    assert not TrainConfig(loss="full").sampled_for(10**7)
+
+
+def test_log_q_is_the_expected_count_among_the_candidates() -> None:
+    targets = np.array([1, 1, 1, 2, 0, 0])  # item 1 three times as frequent as item 2
+    log_q = candidate_log_q(targets, num_items=4, negatives=8).numpy()
+    expected = np.exp(log_q[1:])
+    assert expected.sum() == pytest.approx(8.0)  # 4 drawn from targets + 4 uniform
+    assert expected[0] == pytest.approx(4 * 0.75 + 1) and expected[2] == pytest.approx(1.0)
+
+
+def test_the_sampled_loss_never_builds_the_whole_item_table(
+    sequential_split: LeaveOneOutSplit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = BackboneConfig(
+        kind="sasrec", num_items=sequential_split.dataset.num_items, hidden_dim=16, max_len=10
+    )
+    model = build_backbone(config)
+
+    def whole_table() -> torch.Tensor:
+        raise AssertionError("item_vectors() built the [N + 1, D] table")
+
+    monkeypatch.setattr(model, "item_vectors", whole_table)
+    cfg = TrainConfig(loss="sampled", negatives=8)
+    windows = training_windows(sequential_split.train, 10, True)
+    inputs, targets = next(batches(windows, 4, np.random.default_rng(0)))
+    log_q = candidate_log_q(np.concatenate([w[1:] for w in windows]), config.num_items, 8)
+    loss = next_item_loss(
+        model,
+        torch.from_numpy(inputs),
+        torch.from_numpy(targets),
+        cfg,
+        torch.Generator().manual_seed(0),
+        log_q,
+    )
+    loss.backward()
+    assert torch.isfinite(loss) and model.item_embedding.weight.grad is not None
 
 
 def test_train_config_names_field_when_invalid() -> None:
