@@ -63,6 +63,11 @@ SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
         {"plain", "tag_embeddings", "recipe"},
     ),
     "index_scale": ([], "index_scale/index_scale.json", {"3000", "targets"}),
+    "large_catalogue": (
+        [],
+        "large_catalogue/large_catalogue.json",
+        {"full_per_step", "sampled_per_step", "sampled_1e6_items"},
+    ),
 }
 # Served from an exported repository: they start ``dpr serve`` / a tritonserver.
 SERVICE_SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
