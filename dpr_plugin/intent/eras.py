@@ -53,7 +53,10 @@ _PATTERNS = [
         r"(?<![a-z0-9])(?:" + _DECADE + "|" + _YEAR + ")(?:" + _ONWARDS + "|" + _EARLIER + ")"
     ),
     re.compile(r"(?<![a-z0-9])" + _DECADE),
-    re.compile(r"(?<![a-z0-9])" + _YEAR),
+    # a bare year only after "from", "in", ... or before a word for an item ("a 1995 film"):
+    # "take 1802" is not an era
+    re.compile(r"\b(?:from|in|of|year|circa|around|made|released)\s+" + _YEAR),
+    re.compile(_YEAR + r"(?= (?:film|films|movie|movies|flick|flicks|release|releases)\b)"),
     re.compile(
         r"(?<![a-z])(?P<recent>(?:new|recent)\s+releases?|recent|recently|newer|newest|new|"
         r"latest|modern|contemporary|current|(?:last|past)\s+(?:few|couple\s+of|\d+)\s+years|"

@@ -33,6 +33,9 @@ def _eras(text: str, newest: int = 2016) -> list[tuple[str, int | None, int | No
         ("the 10s", [("the 10s", 2010, 2019)]),
         ("more comedies", []),
         ("give me 3 westerns", []),
+        ("more comedies, take 1802", []),  # a bare number is no year
+        ("from 1995", [("from 1995", 1995, 1995)]),
+        ("2001 movies", [("2001", 2001, 2001)]),
     ],
 )
 def test_eras_read_decades_comparisons_spans_and_relative_words(text, expected) -> None:
