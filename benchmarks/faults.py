@@ -46,8 +46,7 @@ from benchmarks.common import (
     results_root,
     write_service_result,
 )
-from benchmarks.lib.smoke import SmokeInputs
-from benchmarks.serving import Service, smoke_histories
+from benchmarks.serving import Service, build_service_index, service_inputs
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 
@@ -305,28 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     root = results_root(args)
 
-    from dpr_plugin.data.sources import load_dataset
-    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
-    from dpr_plugin.serving.index.catalogue import catalogue_items
-    from dpr_plugin.serving.index.edge import EdgeIndexBuilder
-
-    if args.smoke:
-        args.repository = args.repository or SmokeInputs(root).repository()
-        history = root / "_runs" / EXPERIMENT / "history.sqlite"
-        users = smoke_histories(args.repository, history)
-        args.history_url = str(history)
-        args.burst = args.burst or 300
-    else:
-        args.repository = args.repository or Path("triton_models")
-        args.history_url = args.history_url or "runs/main/history.sqlite"
-        users = list(load_dataset("bundled").user_ids)
-        args.burst = args.burst or 1500
+    users = service_inputs(args, root, EXPERIMENT)
+    args.burst = args.burst or (300 if args.smoke else 1500)
     body: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="dpr-faults-") as tmp:
         workdir = Path(tmp)
-        items, dim = catalogue_items(args.repository)
-        index = workdir / "index-service"
-        asyncio.run(EdgeIndexBuilder(index).build(items, dim, CATALOGUE_FIELDS))
+        build_service_index(args.repository, workdir)
         served = Served(args.repository, args.history_url, workdir, "a")
         try:
             asyncio.run(steady(served.target, users, 4, 2.0, 5.0))  # warm-up

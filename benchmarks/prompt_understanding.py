@@ -49,8 +49,7 @@ from benchmarks.common import (
     results_root,
     write_service_result,
 )
-from benchmarks.lib.smoke import SmokeInputs
-from benchmarks.serving import Service, smoke_histories
+from benchmarks.serving import Service, build_service_index, service_inputs
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 
@@ -381,20 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     root = results_root(args)
 
-    from dpr_plugin.data.sources import load_dataset
-    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
-    from dpr_plugin.serving.index.catalogue import catalogue_items
-    from dpr_plugin.serving.index.edge import EdgeIndexBuilder
-
-    if args.smoke:
-        args.repository = args.repository or SmokeInputs(root).repository()
-        history = root / "_runs" / EXPERIMENT / "history.sqlite"
-        users = smoke_histories(args.repository, history)[:3]
-        args.history_url = str(history)
-    else:
-        args.repository = args.repository or Path("triton_models")
-        args.history_url = args.history_url or "runs/main/history.sqlite"
-        users = sorted(load_dataset(args.dataset).user_ids, key=int)[: args.users]
+    users = service_inputs(args, root, EXPERIMENT, args.dataset)
+    users = users[:3] if args.smoke else sorted(users, key=int)[: args.users]
     prompts = [json.loads(line) for line in args.prompts.read_text().splitlines() if line]
     if args.categories:
         prompts = [p for p in prompts if p["category"] in args.categories.split(",")]
@@ -411,8 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         prompts = [p for p in prompts if firsts[p["category"]] is p]
     with tempfile.TemporaryDirectory(prefix="dpr-prompts-") as tmp:
         workdir = Path(tmp)
-        items, dim = catalogue_items(args.repository)
-        asyncio.run(EdgeIndexBuilder(workdir / "index-service").build(items, dim, CATALOGUE_FIELDS))
+        build_service_index(args.repository, workdir)
         service = Service(
             args.repository,
             args.history_url,

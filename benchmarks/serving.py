@@ -235,16 +235,13 @@ def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users
 
 def time_parts(repository: Path, index_root: Path, repeats: int) -> dict[str, float]:
     """Median ms of each part of one new-prompt request, run alone in this process."""
-    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, SearchFilter
-    from dpr_plugin.serving.index.catalogue import catalogue_items
-    from dpr_plugin.serving.index.edge import EdgeIndexBuilder, EdgeItemIndex
+    from dpr_plugin.serving.index.base import SearchFilter
+    from dpr_plugin.serving.index.edge import EdgeItemIndex
     from dpr_plugin.serving.inference.local_runtime import LocalRuntime
     from dpr_plugin.serving.model_bundle import ModelBundle
     from dpr_plugin.serving.steer_query import RANK_DEPTH
 
-    items, dim = catalogue_items(repository)
-    asyncio.run(EdgeIndexBuilder(index_root).build(items, dim, CATALOGUE_FIELDS))
-    index = EdgeItemIndex(index_root)
+    index = EdgeItemIndex(build_service_index(repository, index_root.parent, index_root.name))
     bundle = ModelBundle.load(repository)
     runtime = LocalRuntime(repository)
     sessions = runtime._sessions  # the bare onnxruntime sessions: no response cache
@@ -295,6 +292,38 @@ def time_parts(repository: Path, index_root: Path, repeats: int) -> dict[str, fl
     return {k: round(float(np.median(v)), 3) for k, v in times.items()}
 
 
+def service_inputs(
+    args: argparse.Namespace, root: Path, experiment: str, dataset: str = "bundled"
+) -> list[str]:
+    """Fills ``args.repository`` and ``args.history_url`` for a benchmark of the running
+    service and returns the users to ask for: on ``--smoke`` the tiny synthetic export and 20
+    synthetic users, else (unless named) the main job's export and histories and the users of
+    ``dataset``."""
+    from dpr_plugin.data.sources import load_dataset
+
+    if args.smoke:
+        args.repository = args.repository or SmokeInputs(root).repository()
+        history = root / "_runs" / experiment / "history.sqlite"
+        users = smoke_histories(args.repository, history)
+        args.history_url = str(history)
+        return users
+    args.repository = args.repository or Path("triton_models")
+    args.history_url = args.history_url or "runs/main/history.sqlite"
+    return list(load_dataset(dataset).user_ids)
+
+
+def build_service_index(repository: Path, workdir: Path, name: str = "index-service") -> Path:
+    """An embedded index of the export's items in ``workdir / name`` (by default the one a
+    ``Service`` in ``workdir`` serves)."""
+    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
+    from dpr_plugin.serving.index.catalogue import catalogue_items
+    from dpr_plugin.serving.index.edge import EdgeIndexBuilder
+
+    items, dim = catalogue_items(repository)
+    asyncio.run(EdgeIndexBuilder(workdir / name).build(items, dim, CATALOGUE_FIELDS))
+    return workdir / name
+
+
 def smoke_histories(repository: Path, path: Path, users: int = 20, seed: int = 0) -> list[str]:
     """Writes ``users`` synthetic users, each with a random history of 5-40 of the export's
     items, into a new SQLite store at ``path``; returns their ids."""
@@ -336,28 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     root = results_root(args)
 
-    from dpr_plugin.data.sources import load_dataset
-    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS
-    from dpr_plugin.serving.index.catalogue import catalogue_items
-    from dpr_plugin.serving.index.edge import EdgeIndexBuilder
-
     defaults = SMOKE_DEFAULTS if args.smoke else DEFAULTS
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if args.smoke:
-        args.repository = args.repository or SmokeInputs(root).repository()
-        history = root / "_runs" / EXPERIMENT / "history.sqlite"
-        users = smoke_histories(args.repository, history)
-        args.history_url = str(history)
-    else:
-        args.repository = args.repository or Path("triton_models")
-        args.history_url = args.history_url or "runs/main/history.sqlite"
-        users = list(load_dataset("bundled").user_ids)
+    users = service_inputs(args, root, EXPERIMENT)
     with tempfile.TemporaryDirectory(prefix="dpr-bench-") as tmp:
         workdir = Path(tmp)
-        items, dim = catalogue_items(args.repository)
-        asyncio.run(EdgeIndexBuilder(workdir / "index-service").build(items, dim, CATALOGUE_FIELDS))
+        build_service_index(args.repository, workdir)
         parts = time_parts(args.repository, workdir / "index-parts", args.parts_repeats)
         print(f"in-process parts (ms): {parts}", flush=True)
         body: dict[str, object] = {}
