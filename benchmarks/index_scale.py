@@ -9,7 +9,8 @@ real user vectors: the export's backbone (onnxruntime, in-process) over the hist
 bundled users. Each size is built twice in a child process (``--index-ann exact`` and
 ``hnsw``; the child's build time and peak memory are reported), then searched one query at a
 time under five filters: none, ``must`` a common tag, ``must_not`` it, 500 excluded ids, and a
-year range. Recall@10 is the HNSW top 10's overlap with the exact top 10.
+year range. Recall@10 is the HNSW top 10's overlap with the exact top 10; ``ann`` searches
+with the ``hnsw_ef`` the build recorded, ``ann_ef<N>`` the same graph with ``--efs``.
 
 Targets at 10⁶: HNSW p50 ≤ 3 ms and recall@10 ≥ 0.95 for every filter, build ≤ 10 min.
 Writes ``benchmarks/results/index_scale/index_scale.json``. ``--smoke``: 3,000 items from the
@@ -130,11 +131,11 @@ def filters(tags: list, size: int, seed: int = 2) -> dict[str, object]:
     }
 
 
-def measure(root: Path, queries: np.ndarray, where, k: int = 10):
+def measure(root: Path, queries: np.ndarray, where, k: int = 10, ef: int | None = None):
     """Per query: (ms, top-k ids), one query at a time, after 5 warm-up queries."""
     from dpr_plugin.serving.index.edge import EdgeItemIndex
 
-    index = EdgeItemIndex(root)
+    index = EdgeItemIndex(root, hnsw_ef=ef)
     try:
         for q in queries[:5]:
             index.search_sync(q[None, :], k, where)
@@ -167,19 +168,27 @@ def run_size(args: argparse.Namespace, size: int, queries: np.ndarray, workdir: 
         with context.Pool(1) as pool:
             built = pool.map(_build, [(str(args.repository), size, args.noise, str(root), ann)])[0]
         print(f"{size} {ann}: built {built}", flush=True)
-        results[ann] = {name: measure(root, queries, where) for name, where in wheres.items()}
         body["exact" if ann == "exact" else "ann"] = {**built}
+        efs = [None] if ann == "exact" else [None, *args.efs]  # None: the build's own ef
+        for ef in efs:
+            results[(ann, ef)] = {
+                name: measure(root, queries, where, ef=ef) for name, where in wheres.items()
+            }
     for name in FILTERS:
-        exact, approx = results["exact"][name], results["hnsw"][name]
-        recall = np.mean(
-            [
-                len(set(a) & set(e)) / max(len(e), 1)
-                for (_, a), (_, e) in zip(approx, exact, strict=True)
-            ]
-        )
+        exact = results[("exact", None)][name]
         body["exact"][name] = _latency(exact)  # type: ignore[index]
-        body["ann"][name] = {**_latency(approx), "recall@10": round(float(recall), 4)}  # type: ignore[index]
-        print(f"{size} {name}: exact {body['exact'][name]} ann {body['ann'][name]}", flush=True)  # type: ignore[index]
+        for ef in [None, *args.efs]:
+            approx = results[("hnsw", ef)][name]
+            recall = np.mean(
+                [
+                    len(set(a) & set(e)) / max(len(e), 1)
+                    for (_, a), (_, e) in zip(approx, exact, strict=True)
+                ]
+            )
+            cell = {**_latency(approx), "recall@10": round(float(recall), 4)}
+            key = "ann" if ef is None else f"ann_ef{ef}"
+            body.setdefault(key, {})[name] = cell  # type: ignore[union-attr]
+            print(f"{size} {name} {key}: {cell} (exact {body['exact'][name]})", flush=True)  # type: ignore[index]
     body["build_s"] = body["ann"]["build_s"]  # type: ignore[index]
     body["peak_rss_mb"] = body["ann"]["peak_rss_mb"]  # type: ignore[index]
     return body
@@ -211,9 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated")
     parser.add_argument("--queries", type=int, default=200, help="user vectors (default 200)")
     parser.add_argument("--noise", type=float, default=0.5, help="jitter, x the table's spread")
+    parser.add_argument(
+        "--efs",
+        default="256",
+        help="more search-time hnsw_ef values measured on the same graph (comma-separated)",
+    )
     parser.add_argument("--result-name", default="index_scale")
     add_smoke_arguments(parser)
     args = parse_args(parser, argv)
+    args.efs = [int(e) for e in args.efs.split(",") if e]
     root = results_root(args)
     if args.smoke:
         args.repository = args.repository or SmokeInputs(root).repository()

@@ -316,13 +316,20 @@ class EdgeItemIndex:
     Args:
         root: The index directory a builder writes.
         reload_interval_s: How often, at most, a search reads ``CURRENT`` to notice a rebuild.
+        hnsw_ef: Search candidates on a graph, instead of the ``hnsw_ef`` the generation
+            recorded (to tune recall against latency without a rebuild).
     """
 
-    def __init__(self, root: Path, reload_interval_s: float = 1.0) -> None:
+    def __init__(
+        self, root: Path, reload_interval_s: float = 1.0, hnsw_ef: int | None = None
+    ) -> None:
         if reload_interval_s < 0:
             raise ConfigError(f"reload_interval_s: must be >= 0, got {reload_interval_s}")
+        if hnsw_ef is not None and hnsw_ef < 1:
+            raise ConfigError(f"hnsw_ef: must be >= 1, got {hnsw_ef}")
         self.root = Path(root)
         self.reload_interval_s = reload_interval_s
+        self.hnsw_ef = hnsw_ef
         self._lock = threading.Lock()  # guards _current, reference counts and _closed
         self._reload_lock = threading.Lock()  # one opener at a time
         self._current: _Generation | None = None
@@ -339,7 +346,7 @@ class EdgeItemIndex:
             if meta.get("index") == "hnsw":  # older generations are exact and say nothing
                 rescore = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
                 params = qe.SearchParams(
-                    hnsw_ef=int(meta["hnsw_ef"]),
+                    hnsw_ef=self.hnsw_ef or int(meta["hnsw_ef"]),
                     quantization=rescore if meta.get("quantization") else None,
                 )
             shard = qe.EdgeShard.load(str(directory / "shard"))
