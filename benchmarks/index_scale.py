@@ -32,9 +32,11 @@ import numpy as np
 
 from benchmarks.common import (
     add_smoke_arguments,
+    command_line,
     parse_args,
     result_path,
     results_root,
+    write_result,
     write_service_result,
 )
 from benchmarks.lib.smoke import SmokeInputs
@@ -195,23 +197,36 @@ def run_size(args: argparse.Namespace, size: int, queries: np.ndarray, workdir: 
 
 
 def targets(body: dict[str, object]) -> dict[str, object]:
+    """At 10⁶ items: the build time, and per search-time ef measured, each filter's p50 and
+    recall@10 against the bars."""
     top = body.get("1000000")
     if not isinstance(top, dict):
         return {"at_1000000": "not measured"}
-    ann = top["ann"]
     out: dict[str, object] = {
         "build_s <= 600": {"value": top["build_s"], "met": top["build_s"] <= 600}
     }
-    for name in FILTERS:
-        out[f"{name}: p50 <= 3 ms"] = {
-            "value": ann[name]["p50_ms"],
-            "met": ann[name]["p50_ms"] <= 3,
-        }
-        out[f"{name}: recall@10 >= 0.95"] = {
-            "value": ann[name]["recall@10"],
-            "met": ann[name]["recall@10"] >= 0.95,
+    for key, block in top.items():
+        if not key.startswith("ann"):
+            continue
+        cells = {}
+        for name in FILTERS:
+            p50, recall = block[name]["p50_ms"], block[name]["recall@10"]
+            cells[name] = {"p50_ms": p50, "recall@10": recall, "met": p50 <= 3 and recall >= 0.95}
+        out[f"{key}: p50 <= 3 ms and recall@10 >= 0.95"] = {
+            **cells,
+            "met": all(c["met"] for c in cells.values()),
         }
     return out
+
+
+def rescore(path: Path) -> int:
+    """Recomputes the targets of a result file (its measurements unchanged)."""
+    body = json.loads(path.read_text())
+    body["targets"] = targets(body)
+    body["rescore_command"] = command_line("benchmarks.index_scale")
+    write_result(path, body)
+    print(json.dumps(body["targets"], indent=1))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,8 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         help="more search-time hnsw_ef values measured on the same graph (comma-separated)",
     )
     parser.add_argument("--result-name", default="index_scale")
+    parser.add_argument("--rescore", type=Path, default=None, help="recompute a file's targets")
     add_smoke_arguments(parser)
     args = parse_args(parser, argv)
+    if args.rescore is not None:
+        return rescore(args.rescore)
     args.efs = [int(e) for e in args.efs.split(",") if e]
     root = results_root(args)
     if args.smoke:

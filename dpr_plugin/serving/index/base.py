@@ -44,7 +44,8 @@ class AnnSettings:
         hnsw_m: Graph links per node (also the payload links of each indexed field value).
         hnsw_ef_construct: Candidates kept while building the graph.
         hnsw_ef: Candidates kept while searching it (recorded with the generation, used by
-            every reader).
+            every reader). 256: at 10⁶ items recall@10 >= 0.956 under every filter at p50 <=
+            1.7 ms; 128 fell to 0.917 under a common-tag filter (``benchmarks.index_scale``).
         full_scan_kb: A filter the engine estimates to pass fewer points than this many KB of
             vectors is answered by scoring exactly those points (through the payload index)
             instead of walking the graph.
@@ -59,7 +60,7 @@ class AnnSettings:
     exact_below: int = 20_000
     hnsw_m: int = 16
     hnsw_ef_construct: int = 100
-    hnsw_ef: int = 128
+    hnsw_ef: int = 256
     full_scan_kb: int = 1_000
     quantization: bool = False
     shards: int = 1
