@@ -9,8 +9,8 @@
 * Cost per step: each loss trains ``--steps`` steps of the same recipe on the data's training
   windows in a child process: seconds per 10k training windows and the child's peak memory.
 * 10⁶ items: the same, on a synthetic catalogue of 1,000,000 items (Zipf-popular, 20,000
-  sequences of 50) with the sampled loss; the full softmax's logit matrix alone is reported
-  (it would not fit in this machine's memory).
+  sequences of 50) with the sampled loss; for the full softmax only the size of its logit
+  matrix per step is reported (not run).
 
 Writes ``benchmarks/results/large_catalogue/large_catalogue.json``. ``--smoke``: the synthetic
 data, 20,000 items, 5 steps, no checkpoints.
