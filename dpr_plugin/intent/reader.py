@@ -474,6 +474,15 @@ def _union(a: RangeTarget, b: RangeTarget) -> RangeTarget:
     return RangeTarget(a.field, gte, lte)
 
 
+def _complement(target: RangeTarget) -> RangeTarget | None:
+    """The wanted range equal to not wanting a one-sided ``target`` (None for two-sided)."""
+    if target.gte is None and target.lte is not None:
+        return RangeTarget(target.field, target.lte + 1, None)
+    if target.lte is None and target.gte is not None:
+        return RangeTarget(target.field, None, target.gte - 1)
+    return None
+
+
 def _dedupe(clauses: list[Clause]) -> list[Clause]:
     """One clause per (polarity, target); a negative one-sided range becomes its positive
     complement; a tag both wanted and unwanted keeps its first reading."""
@@ -482,23 +491,10 @@ def _dedupe(clauses: list[Clause]) -> list[Clause]:
     for clause in clauses:
         target = clause.target
         if clause.negative and isinstance(target, RangeTarget):
-            if target.gte is None and target.lte is not None:
+            complement = _complement(target)
+            if complement is not None:
                 clause = Clause(
-                    clause.text,
-                    clause.start,
-                    clause.end,
-                    False,
-                    RangeTarget(target.field, target.lte + 1, None),
-                    clause.source,
-                )
-            elif target.lte is None and target.gte is not None:
-                clause = Clause(
-                    clause.text,
-                    clause.start,
-                    clause.end,
-                    False,
-                    RangeTarget(target.field, None, target.gte - 1),
-                    clause.source,
+                    clause.text, clause.start, clause.end, False, complement, clause.source
                 )
         key: object = clause.target
         if isinstance(clause.target, TagTarget):
