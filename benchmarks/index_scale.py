@@ -91,11 +91,12 @@ def user_vectors(repository: Path, count: int, smoke: bool) -> np.ndarray:
     """Backbone vectors of real histories (bundled users; random ones for a smoke run)."""
     from dpr_plugin.contract import HISTORY_IDS, HISTORY_LEN, SEQ_BACKBONE, USER_EMBEDDING
     from dpr_plugin.data.padding import left_pad
+    from dpr_plugin.manifest import item_meta_path
     from dpr_plugin.serving.inference.local_runtime import LocalRuntime
 
     runtime = LocalRuntime(repository)
     rng = np.random.default_rng(1)
-    n_items = len(json.loads((repository / "seq_backbone/1/items.json").read_text())["item_ids"])
+    n_items = len(json.loads(item_meta_path(repository).read_text())["item_ids"])
     if smoke:
         histories = [rng.integers(1, n_items + 1, 20).tolist() for _ in range(count)]
     else:

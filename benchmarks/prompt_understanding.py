@@ -83,13 +83,12 @@ class Catalogue:
 
     def __init__(self, repository: Path) -> None:
         from dpr_plugin.intent.eras import RECENT_YEARS
+        from dpr_plugin.manifest import item_meta_path
         from dpr_plugin.serving.index.catalogue import title_year
         from dpr_plugin.serving.model_bundle import ModelBundle
 
         self.bundle = ModelBundle.load(repository)
-        meta = json.loads(
-            (repository / "seq_backbone" / "1" / "items.json").read_text()
-        )  # the same file the service reads
+        meta = json.loads(item_meta_path(repository).read_text())  # what the service reads
         self.tags = [set(t) for t in meta["tags"]]
         self.years = [title_year(t) for t in meta["titles"]]
         self.by_title = {t: i + 1 for i, t in enumerate(meta["titles"])}

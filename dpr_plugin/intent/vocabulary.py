@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -57,9 +58,14 @@ class Vocabulary:
     def tags(self) -> tuple[str, ...]:
         return tuple(t.tag for t in self.terms)
 
+    @cached_property
+    def by_tag(self) -> dict[str, TagTerms]:
+        """The terms of each tag, by tag."""
+        return {t.tag: t for t in self.terms}
+
     def term(self, tag: str) -> TagTerms:
         """The terms of ``tag``."""
-        return next(t for t in self.terms if t.tag == tag)
+        return self.by_tag[tag]
 
     def zero_shot_rows(self) -> list[tuple[str, str]]:
         """``(tag, text)`` for every embedded text, in the order of the embedding table."""

@@ -167,9 +167,16 @@ def make_plan(
 
 
 def _nearest(bundle: ModelBundle, item_id: int, count: int) -> list[int]:
-    """Internal ids of the ``count`` items nearest to ``item_id`` by dot product."""
+    """Internal ids of the ``count`` items nearest to ``item_id`` by dot product (a pass over
+    the whole item table, so kept per item)."""
     if bundle.item_vectors is None:
         return []
+    return bundle.derived(
+        ("nearest", item_id, count), lambda: _scan_nearest(bundle, item_id, count)
+    )
+
+
+def _scan_nearest(bundle: ModelBundle, item_id: int, count: int) -> list[int]:
     table = np.asarray(bundle.item_vectors)
     scores = table @ table[item_id - 1]
     scores[item_id - 1] = -np.inf
@@ -202,7 +209,13 @@ def steered_vector(
 
 def range_direction(bundle: ModelBundle, target: RangeTarget) -> np.ndarray | None:
     """Unit vector from the mean of all items to the mean of the items in ``target``'s range
-    (``None`` when the bundle has no item table or years, or no item is in range)."""
+    (``None`` when the bundle has no item table or years, or no item is in range); a pass over
+    the whole item table, so kept per range."""
+    key = ("range", target.field, target.gte, target.lte)
+    return bundle.derived(key, lambda: _scan_range(bundle, target))
+
+
+def _scan_range(bundle: ModelBundle, target: RangeTarget) -> np.ndarray | None:
     if bundle.item_vectors is None or bundle.item_years is None or target.field != "year":
         return None
     years = bundle.item_years

@@ -8,8 +8,10 @@ remote Triton; these few files are read from the same export on the service's si
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,7 +36,12 @@ from dpr_plugin.manifest import (
     vocabulary_path,
 )
 from dpr_plugin.serving.index.catalogue import title_year
+from dpr_plugin.serving.lru import LruCache
 from dpr_plugin.tokenizer import PromptTokenizer
+
+DERIVED_ENTRIES = 4096
+"""Results of ``ModelBundle.derived`` kept (10 item ids, or one D-vector, each)."""
+T = TypeVar("T")
 
 EXPERT_NAMES = ("positive_1", "positive_2", "negative_1", "negative_2")
 """Names of the steering head's experts, in the order of EXPERT_WEIGHTS."""
@@ -68,6 +75,9 @@ class ModelBundle:
     reader: IntentReader | None = None
     item_vectors: np.ndarray | None = None
     item_years: np.ndarray | None = None
+    _derived: LruCache[Hashable, tuple[Any]] = field(
+        default_factory=lambda: LruCache(DERIVED_ENTRIES), compare=False, repr=False
+    )
 
     @property
     def intent_reader(self) -> IntentReader:
@@ -80,8 +90,18 @@ class ModelBundle:
 
     def surface(self, tag: str) -> str:
         """How ``tag`` reads in the canonical prompt given to the steering head."""
-        terms = {t.tag: t for t in self.intent_reader.vocabulary.terms}
+        terms = self.intent_reader.vocabulary.by_tag
         return terms[tag].surface if tag in terms else default_terms(tag).surface
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, kept under ``key`` (the last DERIVED_ENTRIES): work over the item
+        table that depends on the export alone (an item's nearest items, an era's centroid),
+        done once rather than on every request that needs it."""
+        hit = self._derived.get(key)
+        if hit is None:
+            hit = (compute(),)
+            self._derived.put(key, hit)
+        return hit[0]
 
     @classmethod
     def load(cls, repository: Path) -> ModelBundle:
