@@ -8,7 +8,9 @@ of each part measured in the same run.
 Needs an export in ``--repository`` (``bash scripts/main.sh`` makes one) and histories for the
 bundled users. For each runtime it starts the service, then for (a) a new prompt per request,
 (b) one repeated prompt, (c) an empty prompt, keeps 1, 8 and 32 calls in flight for
-``--seconds`` each (after a warm-up) and records client latency p50/p95/p99 and throughput.
+``--windows`` windows of ``--seconds`` (after a warm-up) and records client latency
+p50/p95/p99 and throughput of the window whose p50 is the median, and the median throughput,
+so that one noisy window does not decide.
 The parts (tokenizer, each ONNX model in onnxruntime, the Qdrant queries of one steered
 request) are timed in this process on their own; ``overhead_ratio_c1_new_prompt`` is the
 service's p50 at concurrency 1 over their sum. Writes
@@ -70,13 +72,15 @@ EXPERIMENT = "serving"
 CONCURRENCY = (1, 8, 32)
 T = TypeVar("T")
 DEFAULTS: dict[str, object] = {
-    "seconds": 5.0,
+    "seconds": 10.0,
+    "windows": 3,
     "warmup": 1.0,
     "parts_repeats": 300,
     "runtimes": "in-process,triton",
 }
 SMOKE_DEFAULTS: dict[str, object] = {
     "seconds": 0.2,
+    "windows": 1,
     "warmup": 0.1,
     "parts_repeats": 5,
     "runtimes": "in-process",
@@ -200,6 +204,22 @@ class Service:
                 self.process.kill()
 
 
+def windows_cell(windows: list[tuple[dict[str, float], int, dict[str, int]]]) -> dict[str, object]:
+    """One cell from its windows: the window of median p50 (its p95/p99 and paths), the median
+    throughput, every window's p50 and rps, and the errors of all of them."""
+    ordered = sorted(windows, key=lambda w: w[0].get("p50_ms", 0.0))
+    stats, _, paths = ordered[len(ordered) // 2]
+    return {
+        **stats,
+        "rps": float(np.median([w[0].get("rps", 0.0) for w in windows])),
+        "requests": sum(int(w[0].get("requests", 0)) for w in windows),
+        "errors": sum(w[1] for w in windows),
+        "paths": paths,
+        "windows_p50_ms": [w[0].get("p50_ms", 0.0) for w in windows],
+        "windows_rps": [w[0].get("rps", 0.0) for w in windows],
+    }
+
+
 def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users: list[str]):
     service = Service(
         args.repository,
@@ -216,15 +236,18 @@ def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users
             asyncio.run(load(service.target, workload, case, 4, args.warmup))
             cells: dict[str, object] = {}
             for concurrency in CONCURRENCY:
-                stats, failed, paths = asyncio.run(
-                    load(service.target, workload, case, concurrency, args.seconds)
-                )
-                cells[f"c{concurrency}"] = {**stats, "errors": failed, "paths": paths}
-                errors += failed
-                requests += int(stats.get("requests", 0)) + failed
+                windows = [
+                    asyncio.run(load(service.target, workload, case, concurrency, args.seconds))
+                    for _ in range(args.windows)
+                ]
+                cell = windows_cell(windows)
+                cells[f"c{concurrency}"] = cell
+                errors += int(cell["errors"])  # type: ignore[call-overload]
+                requests += int(cell["requests"]) + int(cell["errors"])  # type: ignore[call-overload]
                 print(
                     f"{'in-process' if in_process else 'triton'} {case} c{concurrency}: "
-                    f"{stats} errors {failed} {paths}",
+                    f"p50 {cell['windows_p50_ms']} ms, {cell['windows_rps']} req/s, "
+                    f"errors {cell['errors']} {cell['paths']}",
                     flush=True,
                 )
             result[case] = cells
@@ -356,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--history-url", default=None, help="histories of the bundled users (the main job's)"
     )
-    parser.add_argument("--seconds", type=float, default=None, help="per cell; default 5")
+    parser.add_argument("--seconds", type=float, default=None, help="per window; default 10")
+    parser.add_argument("--windows", type=int, default=None, help="per cell; default 3")
     parser.add_argument("--warmup", type=float, default=None, help="per case; default 1")
     parser.add_argument("--parts-repeats", type=int, default=None, help="default 300")
     parser.add_argument("--runtimes", default=None, help="default in-process,triton")

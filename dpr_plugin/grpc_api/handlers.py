@@ -1,10 +1,10 @@
 """The steering service's method handlers: admission, then decoding, then the servicer.
 
 **Admission.** At most ``max_in_flight`` calls are worked on at once; a call beyond that, or
-one that reaches its handler with less than 50 ms of its deadline left (it queued behind a
-burst), is answered RESOURCE_EXHAUSTED at once (and counted in ``dpr_shed_requests_total``)
-instead of running into its deadline: under a burst of 1,500 calls the service used to answer
-one and let 922 run out of time.
+one that reaches its handler with less of its deadline left than calls have recently taken
+(it queued behind a burst, and its answer would come too late), is answered RESOURCE_EXHAUSTED
+at once (and counted in ``dpr_shed_requests_total``) instead of running into its deadline:
+under a burst of 1,500 calls the service used to answer one and let 922 run out of time.
 
 **Decoding.** grpcio's own decoding (the generated ``add_SteeringServiceServicer_to_server``)
 answers a message that is not valid protobuf, or carries invalid UTF-8 in a string field, with
@@ -16,6 +16,9 @@ one line.
 from __future__ import annotations
 
 import logging
+import statistics
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -35,13 +38,28 @@ ResponseT = TypeVar("ResponseT", bound=Message)
 
 
 class InFlightLimit:
-    """Counts the calls being worked on (one event loop: no lock needed); a call that arrives
-    with less than ``min_time_left_s`` of its deadline left is shed too."""
+    """Counts the calls being worked on (one event loop: no lock needed), and how long recent
+    ones took: a call that arrives with less of its deadline left than the median of the last
+    ``window`` calls (or than ``min_time_left_s``) is shed too; a median, so that one slow call
+    (a store under a held lock) does not shed the calls after it.
 
-    def __init__(self, limit: int, min_time_left_s: float = 0.05) -> None:
+    Args:
+        limit: Most calls worked on at once.
+        min_time_left_s: The least time left a call must arrive with.
+        window: How many recent calls the median is taken over.
+    """
+
+    def __init__(self, limit: int, min_time_left_s: float = 0.05, window: int = 31) -> None:
         self.limit = limit
         self.min_time_left_s = min_time_left_s
         self.count = 0
+        self._recent: deque[float] = deque(maxlen=window)
+
+    def needed_s(self) -> float:
+        """The time left below which a call is shed on arrival."""
+        if not self._recent:
+            return self.min_time_left_s
+        return max(self.min_time_left_s, statistics.median(self._recent))
 
     def try_enter(self) -> bool:
         """Takes a slot if one is free."""
@@ -50,8 +68,10 @@ class InFlightLimit:
         self.count += 1
         return True
 
-    def leave(self) -> None:
+    def leave(self, seconds: float) -> None:
+        """Gives the slot back; ``seconds`` is how long the call took."""
         self.count -= 1
+        self._recent.append(seconds)
 
 
 def method_handler(
@@ -67,13 +87,14 @@ def method_handler(
 
     async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> ResponseT:
         left = context.time_remaining()
-        if left is not None and left < limit.min_time_left_s:
-            # it waited for this loop so long that no answer could make its deadline: say so
-            # now rather than start work whose answer nobody will read
+        if left is not None and left < limit.needed_s():
+            # it waited so long that its answer would likely come too late: say so now
+            # rather than start work whose answer nobody will read
             shed.labels(name).inc()
             await context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"overloaded: {left * 1000:.0f} ms of the deadline left on arrival",
+                f"overloaded: {left * 1000:.0f} ms of the deadline left on arrival, calls "
+                f"take {limit.needed_s() * 1000:.0f} ms",
             )
         if not limit.try_enter():
             shed.labels(name).inc()
@@ -81,10 +102,11 @@ def method_handler(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"overloaded: {limit.limit} calls in flight; retry with backoff",
             )
+        started = time.monotonic()
         try:
             return await _decode_and_call(raw, context)
         finally:
-            limit.leave()
+            limit.leave(time.monotonic() - started)
 
     async def _decode_and_call(raw: bytes, context: grpc.aio.ServicerContext) -> ResponseT:
         try:

@@ -3,14 +3,16 @@ a Prometheus endpoint.
 
 Split the way grpc's examples split it: ``build_components`` (serving layer) makes the parts,
 ``create_server`` wires a pipeline into a bound ``grpc.aio.Server``, and ``SteeringServer``
-runs the two for ``dpr serve`` (start, wait, graceful stop). A local tritonserver, when the
-settings name no Triton, comes from the launcher the caller passes in; this module does not
-know how one is started.
+runs the two for ``dpr serve`` (start, wait, graceful stop), the components on a loop of their
+own (``worker_loop``) so that taking and shedding calls never waits behind their work. A local
+tritonserver, when the settings name no Triton, comes from the launcher the caller passes in;
+this module does not know how one is started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,11 @@ from dpr_plugin.grpc_api.handlers import SERVICE_NAME, steering_handler
 from dpr_plugin.grpc_api.health import DrainingHealthServicer
 from dpr_plugin.grpc_api.log_safety import PromptDigest
 from dpr_plugin.grpc_api.servicer import SteeringServicer
+from dpr_plugin.grpc_api.worker_loop import WorkerLoop, WorkRunner, same_loop
 from dpr_plugin.serving.components import ServingComponents, build_components
 from dpr_plugin.serving.history.base import HistoryStore
 from dpr_plugin.serving.index.base import ItemIndex
-from dpr_plugin.serving.inference.factory import Backends, TritonLauncher
+from dpr_plugin.serving.inference.factory import Backends, LaunchedTriton, TritonLauncher
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.pipeline import SteeringPipeline
 from dpr_plugin.serving.settings import ServeSettings
@@ -44,6 +47,29 @@ HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
 
+PENDING_CALLS = 8192
+"""Calls grpcio may hold before the service has taken them. Above its default (1,000, with a
+hard limit of 3,000) grpcio refuses calls itself, as ``CANCELLED``: a burst of 1,500 lost 51
+calls that way. Up to this many, every call reaches admission, which answers or sheds it
+(``RESOURCE_EXHAUSTED``, counted); beyond it grpcio's refusal stands."""
+
+GRPC_LIMIT_FACTOR = 2
+"""grpcio's own limit on calls at once is this many times ``max_in_flight``. Beyond it grpcio
+answers RESOURCE_EXHAUSTED ("Concurrent RPC limit exceeded!") before any Python handler runs,
+which is cheaper than the service's own shedding: with it, 1,500 calls at once ended with at
+most 3 expired, without it with up to 110 (runs vary). Those refusals are not counted in
+``dpr_shed_requests_total``, and the limit counts every call (health checks and open
+``Health.Watch`` streams too), so it sits well above ``max_in_flight`` to bind only in a
+burst."""
+
+GRPC_SERVER_OPTIONS = [
+    # No SO_REUSEPORT: a second server on a port in use must fail to bind, not share the port
+    # (the kernel would split calls between two processes, maybe two model versions).
+    ("grpc.so_reuseport", 0),
+    ("grpc.server.max_pending_requests", PENDING_CALLS),
+    ("grpc.server.max_pending_requests_hard_limit", 2 * PENDING_CALLS),
+]
+
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -54,12 +80,14 @@ class ServerOptions:
         max_in_flight: Calls worked on at once before shedding.
         credentials: TLS (or mutual TLS) credentials; ``None`` serves plaintext.
         tokens: The bearer-token check; ``None`` lets calls through without a token.
+        work: Where the pipeline's coroutines run (the server's own loop by default).
     """
 
     digest: PromptDigest | None = None
     max_in_flight: int = 64
     credentials: grpc.ServerCredentials | None = None
     tokens: TokenCheck | None = None
+    work: WorkRunner = same_loop
 
 
 def _read(setting: str, path: str) -> bytes:
@@ -123,10 +151,12 @@ def create_server(
         interceptors.append(
             BearerTokenInterceptor(options.tokens, lambda code: refused.labels(code.name).inc())
         )
-    # No SO_REUSEPORT: a second server on a port in use must fail to bind, not share the port
-    # (the kernel would split calls between two processes, maybe two model versions).
-    server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
-    servicer = SteeringServicer(pipeline, options.digest)
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=GRPC_SERVER_OPTIONS,
+        maximum_concurrent_rpcs=GRPC_LIMIT_FACTOR * options.max_in_flight,
+    )
+    servicer = SteeringServicer(pipeline, options.digest, options.work)
     server.add_generic_rpc_handlers((steering_handler(servicer, options.max_in_flight),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -173,6 +203,10 @@ async def drain_and_stop(
     await server.stop(grace_s)
 
 
+async def _supervise(launched: LaunchedTriton) -> None:
+    launched.supervise()  # watches from the loop it is called on: the worker's
+
+
 class SteeringServer:
     """A running service: ``start`` then ``wait`` / ``stop``.
 
@@ -190,6 +224,7 @@ class SteeringServer:
         self.metrics_port = 0
         self.components: ServingComponents | None = None
         self._server: grpc.aio.Server | None = None
+        self._worker: WorkerLoop | None = None
         self._health = DrainingHealthServicer()
         self._metrics_http: object | None = None
 
@@ -204,24 +239,33 @@ class SteeringServer:
         index: ItemIndex | None = None,
         history: HistoryStore | None = None,
     ) -> int:
-        """Builds the components (or takes the given ones), binds, serves; returns the port.
-        On failure everything already started (a launched tritonserver included) is stopped."""
+        """Builds the components (or takes the given ones) on the worker loop, binds, serves;
+        returns the port. On failure everything already started (a launched tritonserver
+        included) is stopped."""
         try:
             options = server_options(self.settings)  # before anything starts: files, host rule
-            self.components = await build_components(
-                self.settings, self.metrics, self.launcher, backends, index, history
+            self._worker = WorkerLoop()
+            self.components = await self._worker.run(
+                build_components(
+                    self.settings, self.metrics, self.launcher, backends, index, history
+                )
             )
             host, port = self.settings.host, self.settings.port
             self._server, self.port = create_server(
-                self.components.pipeline, host, port, self._health, options
+                self.components.pipeline,
+                host,
+                port,
+                self._health,
+                dataclasses.replace(options, work=self._worker.run),
             )
             await self._server.start()
             if self.settings.metrics_port >= 0:
                 http = metrics_endpoint(host, self.settings.metrics_port, self.metrics)
                 self._metrics_http = http
                 self.metrics_port = http.server_port
-            if self.components.backends.launched is not None:
-                self.components.backends.launched.supervise()
+            launched = self.components.backends.launched
+            if launched is not None:
+                await self._worker.run(_supervise(launched))
             for name in ("", SERVICE_NAME):
                 await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         except BaseException:
@@ -250,9 +294,12 @@ class SteeringServer:
             drain = self.settings.drain_s if drain_s is None else drain_s
             await drain_and_stop(server, self._health, drain, self.settings.grace_s)
         await self._health.enter_graceful_shutdown()
-        if self.components is not None:
-            await self.components.close()
+        if self.components is not None and self._worker is not None:
+            await self._worker.run(self.components.close())
             self.components = None
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
         if self._metrics_http is not None:
             self._metrics_http.shutdown()  # type: ignore[attr-defined]
             self._metrics_http.server_close()  # type: ignore[attr-defined]

@@ -23,18 +23,32 @@ from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2_grpc as pb_grpc
 from dpr_plugin.grpc_api.log_safety import PromptDigest, log_safe
 from dpr_plugin.grpc_api.status import status_of
 from dpr_plugin.grpc_api.validation import append_request, steer_query
+from dpr_plugin.grpc_api.worker_loop import WorkRunner, same_loop
 from dpr_plugin.serving.pipeline import SteeringPipeline
 
 log = logging.getLogger("dpr.grpc")
 
 
 class SteeringServicer(pb_grpc.SteeringServiceServicer):
-    """Implements dpr.v1.SteeringService on a pipeline."""
+    """Implements dpr.v1.SteeringService on a pipeline.
 
-    def __init__(self, pipeline: SteeringPipeline, digest: PromptDigest | None = None) -> None:
+    Args:
+        pipeline: Does the work.
+        digest: Names prompts in the access log.
+        work: Where the pipeline's coroutines run (``worker_loop``): the pipeline's own loop
+            when that is not the one taking calls.
+    """
+
+    def __init__(
+        self,
+        pipeline: SteeringPipeline,
+        digest: PromptDigest | None = None,
+        work: WorkRunner = same_loop,
+    ) -> None:
         self.pipeline = pipeline
         self.metrics = pipeline.metrics
         self.digest = digest or PromptDigest()
+        self.work = work
 
     async def _fail(
         self,
@@ -62,7 +76,7 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
             query_id = query.request_id
             remaining = context.time_remaining()
             deadline = None if remaining is None else time.monotonic() + remaining
-            result = await self.pipeline.steer(query, deadline)
+            result = await self.work(self.pipeline.steer(query, deadline))
         except asyncio.CancelledError:  # the client's deadline expired or it went away
             self.metrics.cancelled.labels("Steer").inc()
             raise
@@ -87,7 +101,7 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         """Records events in the history store."""
         try:
             user_id, items, key = append_request(request)
-            length = await self.pipeline.history.append(user_id, items, key)
+            length = await self.work(self.pipeline.history.append(user_id, items, key))
         except asyncio.CancelledError:
             self.metrics.cancelled.labels("AppendInteractions").inc()
             raise

@@ -104,6 +104,7 @@ async def build_components(
             steering_budget_s=settings.steering_budget_ms / 1000,
             max_fallbacks_in_flight=settings.max_fallbacks_in_flight,
             soft_ranges=settings.era_mode == "soft",
+            user_vectors=settings.user_vectors,
         ),
     )
     return ServingComponents(bundle, backends, index, history, metrics, pipeline)

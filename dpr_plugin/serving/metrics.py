@@ -72,6 +72,12 @@ class ServiceMetrics:
             "in-process fallback), else 0",
             registry=self.registry,
         )
+        self.user_vectors_reused = Counter(
+            "dpr_user_vectors_reused",
+            "Steer calls whose history was unchanged since an earlier call: the backbone's "
+            "vector was reused (--user-vectors), not computed",
+            registry=self.registry,
+        )
         self.triton_restarts = Counter(
             "dpr_local_triton_restarts",
             "Restarts of the local tritonserver after it died, by outcome (ok, failed)",

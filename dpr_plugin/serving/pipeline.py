@@ -27,6 +27,7 @@ from dpr_plugin.contract import (
     PROMPT_STATES,
     SEQ_BACKBONE,
     STEERED_EMBEDDING,
+    STEERING_HEAD,
     STRENGTH,
     USER_EMBEDDING,
 )
@@ -99,6 +100,9 @@ class PipelineSettings:
             breaker (``inference/breaker.py``), when there is a fallback to serve from.
         soft_ranges: Apply a prompt's ranges as a move toward the items in range instead of
             a filter.
+        user_vectors: Backbone vectors kept by the exact history they came from (0: none);
+            a call whose history is unchanged since one of them reuses it and runs the
+            steering head alone.
     """
 
     steering_budget_s: float = 0.25
@@ -107,6 +111,7 @@ class PipelineSettings:
     max_fallbacks_in_flight: int = 2
     breaker_failures: int = 3
     soft_ranges: bool = False
+    user_vectors: int = 10_000
 
 
 class _Clock:
@@ -165,6 +170,9 @@ class SteeringPipeline:
         self._fallback_slots: asyncio.Semaphore | None = None
         self._intents: LruCache[str, Intent] = LruCache(INTENT_CACHE_ENTRIES)
         self._encodings = PromptEncodings(bundle.tokenizer)
+        self._users: LruCache[bytes, np.ndarray] | None = (
+            LruCache(self.settings.user_vectors) if self.settings.user_vectors else None
+        )
         self.breaker = CircuitBreaker(
             backend,
             self.settings.breaker_failures,
@@ -194,6 +202,10 @@ class SteeringPipeline:
         lookup = self.bundle.internal_ids
         known = [lookup[item] for item in raw_history if item in lookup]
         tensors = _history_tensors(known)
+        history_key = tensors[HISTORY_IDS.name].tobytes()
+        cached = self._users.get(history_key) if self._users is not None else None
+        if cached is not None:
+            self.metrics.user_vectors_reused.inc()
         clock.lap("history")
 
         understood = Understanding()
@@ -209,12 +221,12 @@ class SteeringPipeline:
                 plan = make_plan(intent, self.bundle, query, self.settings.soft_ranges)
                 if plan.steers:
                     path = ServedPath.COLD_START if not known else ServedPath.STEERED
-                    user, served, head = await self._steered(plan, tensors, clock)
+                    user, served, head = await self._steered(plan, tensors, clock, cached)
                     self.breaker.record_success()
                     understood = understanding(intent, plan, True, *head)
                 else:  # nothing read, or only filters: the backbone's own vector
                     path = ServedPath.UNSTEERED
-                    user, fallback_reason = await self._unsteered(tensors, clock)
+                    user, fallback_reason = await self._unsteered(tensors, clock, cached=cached)
                     served = user
                     understood = understanding(intent, plan, True)
             except (InferenceError, BackendUnavailableError) as exc:
@@ -226,22 +238,26 @@ class SteeringPipeline:
                 path = ServedPath.FALLBACK_UNSTEERED
                 # one budget per request: after a failed steered call the backbone runs
                 # in-process, not on the same (maybe hung) server again
-                user, note = await self._unsteered(tensors, clock, self.fallback is None)
+                user, note = await self._unsteered(tensors, clock, self.fallback is None, cached)
                 served = user
                 fallback_reason = "; ".join(filter(None, (fallback_reason, note)))
                 intent, plan, understood = self._rules_only(query, intent, plan)
         elif query.prompt:
             self.metrics.fallbacks.labels("circuit_open").inc()
             path = ServedPath.FALLBACK_UNSTEERED
-            user, note = await self._unsteered(tensors, clock, try_primary=False)
+            user, note = await self._unsteered(tensors, clock, False, cached)
             served = user
             fallback_reason = f"{STEERING_UNAVAILABLE}; {note}"
             intent, plan, understood = self._rules_only(query, intent, plan)
         else:
             path = ServedPath.UNSTEERED
-            user, fallback_reason = await self._unsteered(tensors, clock, not skip_primary)
+            user, fallback_reason = await self._unsteered(tensors, clock, not skip_primary, cached)
             served = user
         clock.lap("infer")
+        if self._users is not None and cached is None:
+            kept = np.array(user, np.float32)
+            kept.flags.writeable = False
+            self._users.put(history_key, kept)
 
         where = self._filter(query, known, plan)
         items = await self._search(query, served, user, where, clock)
@@ -305,32 +321,46 @@ class SteeringPipeline:
         return None if budget is None else max(budget - self.settings.search_reserve_s, 0.001)
 
     async def _steered(
-        self, plan: Plan, tensors: dict[str, np.ndarray], clock: _Clock
+        self,
+        plan: Plan,
+        tensors: dict[str, np.ndarray],
+        clock: _Clock,
+        cached: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, tuple[float, tuple[float, ...]]]:
         """The user vector, the served vector, and the head's negative probability and expert
         weights on the first row. All of the plan's rows go to the head as one batch, with the
-        encodings of their canonical prompts (kept by the service after their first use)."""
+        encodings of their canonical prompts (kept by the service after their first use): to
+        the head alone when the user vector is ``cached``, else through the backbone too."""
         if not plan.rows:  # item references only: the backbone's vector is enough
-            out = await self.backend.infer(
-                SEQ_BACKBONE.name, tensors, timeout_s=self._budget(clock)
-            )
-            user = out[USER_EMBEDDING.name][0]
+            if cached is not None:
+                user = cached
+            else:
+                out = await self.backend.infer(
+                    SEQ_BACKBONE.name, tensors, timeout_s=self._budget(clock)
+                )
+                user = out[USER_EMBEDDING.name][0]
             return user, steered_vector(plan, self.bundle, user, None), (0.0, ())
         encoded = await self._encodings.encode(
             [row.text for row in plan.rows], self.backend, self._budget(clock)
         )
         rows = len(plan.rows)
         clock.lap("encode")
-        inputs = {name: np.repeat(array, rows, axis=0) for name, array in tensors.items()} | {
+        prompts = {
             PROMPT_EMBEDDING.name: encoded.embedding,
             PROMPT_STATES.name: encoded.states,
             PROMPT_MASK.name: encoded.mask,
             STRENGTH.name: np.ones((rows, 1), np.float32),
         }
-        out = await self.backend.infer(
-            DPR_STEER_ENCODED.name, inputs, timeout_s=self._budget(clock)
-        )
-        user = out[USER_EMBEDDING.name][0]
+        if cached is not None:
+            user = cached
+            inputs = {USER_EMBEDDING.name: np.repeat(cached[None, :], rows, axis=0)} | prompts
+            model = STEERING_HEAD.name
+        else:
+            inputs = {k: np.repeat(v, rows, axis=0) for k, v in tensors.items()} | prompts
+            model = DPR_STEER_ENCODED.name
+        out = await self.backend.infer(model, inputs, timeout_s=self._budget(clock))
+        if cached is None:
+            user = out[USER_EMBEDDING.name][0]
         served = steered_vector(plan, self.bundle, user, out[STEERED_EMBEDDING.name])
         head = (
             float(out[NEGATIVE_PROB.name][0, 0]),
@@ -339,11 +369,17 @@ class SteeringPipeline:
         return user, served, head
 
     async def _unsteered(
-        self, tensors: dict[str, np.ndarray], clock: _Clock, try_primary: bool = True
+        self,
+        tensors: dict[str, np.ndarray],
+        clock: _Clock,
+        try_primary: bool = True,
+        cached: np.ndarray | None = None,
     ) -> tuple[np.ndarray, str]:
-        """The backbone's user vector: the primary backend (within the steering budget, so a
-        hung server cannot hold the request) unless told to skip it, else the fallback; and a
-        note when the fallback served it."""
+        """The backbone's user vector: ``cached`` if given, else the primary backend (within
+        the steering budget, so a hung server cannot hold the request) unless told to skip
+        it, else the fallback; and a note when the fallback served it."""
+        if cached is not None:
+            return cached, ""
         first: Exception | None = None
         if try_primary:
             budget = clock.left(self.settings.steering_budget_s)

@@ -51,6 +51,9 @@ class ServeSettings:
         era_mode: How a range the prompt asks for ("from the 80s") is applied: ``hard``, a
             payload filter (only items in range); ``soft``, a move of the user vector toward
             the items in range (see docs/results.md for both measured).
+        user_vectors: Backbone vectors kept, keyed by the exact history they came from, so
+            that a user's next call with an unchanged history (the next prompt of a session)
+            skips the backbone; 0 keeps none.
     """
 
     host: str = "127.0.0.1"
@@ -77,6 +80,7 @@ class ServeSettings:
     insecure: bool = False
     log_digest_key: str = ""
     era_mode: str = "hard"
+    user_vectors: int = 10_000
 
     def __post_init__(self) -> None:
         require_positive(self, "history_length", "max_in_flight", "max_fallbacks_in_flight")
@@ -94,5 +98,7 @@ class ServeSettings:
             raise ConfigError("tls_client_ca: mutual TLS needs tls_cert and tls_key too")
         if self.era_mode not in ("hard", "soft"):
             raise ConfigError(f"era_mode: hard or soft, got {self.era_mode!r}")
+        if self.user_vectors < 0:
+            raise ConfigError(f"user_vectors: must be >= 0, got {self.user_vectors}")
         if self.in_process and self.triton_url:
             raise ConfigError("in_process: cannot be combined with triton_url")

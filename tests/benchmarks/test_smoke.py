@@ -82,6 +82,7 @@ SERVICE_SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
         "prompt_understanding/prompt_understanding.json",
         {"categories", "understood_accuracy", "latency_ms", "per_prompt", "targets"},
     ),
+    "serving_scale": ([], "serving_scale/serving_scale.json", {"export", "3000", "targets"}),
     "faults": (
         ["--hung-seconds", "4", "--burst", "200"],
         "faults/faults.json",
@@ -164,6 +165,9 @@ def test_smoke_of_a_service(name: str, root: Path, exported: tuple) -> None:
     elif name == "prompt_understanding":
         assert body["categories"]["nonsense"]["unsteered_rate"] == 1.0
         assert body["latency_ms"]["new_prompt_p50_c1"] > 0
+    elif name == "serving_scale":
+        assert body["3000"]["items"] == 3000 and body["3000"]["index"] == "exact"
+        assert body["3000"]["c1"]["errors"] == body["3000"]["c8"]["errors"] == 0
     elif name == "faults":  # what does not depend on the machine's speed
         assert body["parent_killed"]["orphaned_processes"] == 0
         assert body["sigterm_drain"]["failed_in_flight"] == 0

@@ -8,6 +8,7 @@ steering direction are fixed by hand, so every expected ranking can be worked ou
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from dpr_plugin.contract import (
     PROMPT_STATES,
     SEQ_BACKBONE,
     STEERED_EMBEDDING,
+    STEERING_HEAD,
     STRENGTH,
     TAG_SCORES,
     USER_EMBEDDING,
@@ -163,7 +165,8 @@ class FakeBackend:
             embedding[:, 0] = ids[:, 1]
             states = np.zeros((*ids.shape, 4), np.float32)
             return {PROMPT_EMBEDDING.name: embedding, PROMPT_STATES.name: states}
-        assert int(inputs[HISTORY_LEN.name][0, 0]) >= 0
+        if model != STEERING_HEAD.name:  # the head alone takes a user vector, not a history
+            assert int(inputs[HISTORY_LEN.name][0, 0]) >= 0
         if model == SEQ_BACKBONE.name:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
@@ -172,7 +175,7 @@ class FakeBackend:
             finally:
                 self.running -= 1
             return {USER_EMBEDDING.name: USER[None, :].copy()}
-        assert model == DPR_STEER_ENCODED.name, model
+        assert model in (DPR_STEER_ENCODED.name, STEERING_HEAD.name), model
         if self.steer_delay_s:
             try:
                 await asyncio.wait_for(asyncio.sleep(self.steer_delay_s), timeout_s)
@@ -191,8 +194,8 @@ class FakeBackend:
             ]
         )
         self.steer_batches.append(texts)
-        return {
-            USER_EMBEDDING.name: np.repeat(USER[None, :], rows, axis=0),
+        user = {USER_EMBEDDING.name: np.repeat(USER[None, :], rows, axis=0)}
+        return (user if model == DPR_STEER_ENCODED.name else {}) | {
             STEERED_EMBEDDING.name: steered,
             TAG_SCORES.name: np.array([r.tag_scores for r in readings], np.float32),
             NEGATIVE_PROB.name: np.array([[r.negative] for r in readings], np.float32),
@@ -262,7 +265,8 @@ class FakeIndex:
 
 class FakeHistory:
     """Histories in a dict; ``max_length`` as the real stores trim; ``delay_s`` makes every
-    read that slow (a store under a held lock)."""
+    read that slow (a store under a held lock); ``cpu_s`` makes every read hold its event loop
+    that long (the CPU a real request spends on its loop)."""
 
     def __init__(
         self,
@@ -270,13 +274,18 @@ class FakeHistory:
         max_length: int = 200,
         delay_s: float = 0.0,
         down: bool = False,
+        cpu_s: float = 0.0,
     ) -> None:
         self.histories = {user: list(items) for user, items in histories.items()}
         self.max_length = max_length
         self.delay_s = delay_s
         self.down = down
+        self.cpu_s = cpu_s
 
     async def get(self, user_id: str) -> list[str] | None:
+        busy_until = time.perf_counter() + self.cpu_s
+        while time.perf_counter() < busy_until:
+            pass
         await asyncio.sleep(self.delay_s)
         if self.down:
             raise HistoryUnavailableError(

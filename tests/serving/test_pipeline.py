@@ -33,6 +33,7 @@ def _pipeline(
     steer_delay_s: float = 0.0,
     fallback: bool = True,
     budget_s: float = 0.25,
+    user_vectors: int = 100,
 ) -> SteeringPipeline:
     bundle = fake_bundle(DEFAULTS)
     tokenizer = bundle.tokenizer
@@ -43,7 +44,7 @@ def _pipeline(
         FakeHistory({"u1": ["d1"], "u2": []}),
         ServiceMetrics(),
         FakeBackend(tokenizer) if fallback else None,  # type: ignore[arg-type]
-        PipelineSettings(steering_budget_s=budget_s),
+        PipelineSettings(steering_budget_s=budget_s, user_vectors=user_vectors),
     )
 
 
@@ -209,3 +210,33 @@ def test_pipeline_raises_deadline_exceeded_when_the_deadline_has_passed() -> Non
         _steer(_pipeline(), deadline=time.monotonic() - 1.0, prompt="more comedies")
     with pytest.raises(DeadlineExceededError):
         _steer(_pipeline(), deadline=time.monotonic() - 1.0)
+
+
+def test_pipeline_reuses_the_user_vector_while_the_history_is_unchanged() -> None:
+    pipeline = _pipeline()
+    backend = pipeline.backend
+    first = _steer(pipeline, prompt="more comedies")
+    again = _steer(pipeline, prompt="more comedies")
+    plain = _steer(pipeline)
+    models = [m for m in backend.calls if m != "prompt_encoder"]  # type: ignore[attr-defined]
+    assert models == ["dpr_steer_encoded", "steering_head"]
+    assert _ids(again) == _ids(first) and again.served_path == ServedPath.STEERED
+    assert _ids(plain) == UNSTEERED  # the kept vector is the backbone's
+    assert pipeline.metrics.user_vectors_reused._value.get() == 2
+
+
+def test_pipeline_runs_the_backbone_again_once_the_history_changes() -> None:
+    pipeline = _pipeline()
+    _steer(pipeline, prompt="more comedies")
+    asyncio.run(pipeline.history.append("u1", ["d2"]))
+    _steer(pipeline, prompt="more comedies")
+    models = [m for m in pipeline.backend.calls if m != "prompt_encoder"]  # type: ignore[attr-defined]
+    assert models == ["dpr_steer_encoded"] * 2
+
+
+def test_pipeline_keeps_no_user_vectors_when_told_none() -> None:
+    pipeline = _pipeline(user_vectors=0)
+    _steer(pipeline, prompt="more comedies")
+    _steer(pipeline)
+    models = [m for m in pipeline.backend.calls if m != "prompt_encoder"]  # type: ignore[attr-defined]
+    assert models == ["dpr_steer_encoded", "seq_backbone"]
