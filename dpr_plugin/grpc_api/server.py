@@ -84,7 +84,7 @@ class ServerOptions:
     """
 
     digest: PromptDigest | None = None
-    max_in_flight: int = 64
+    max_in_flight: int = 32
     credentials: grpc.ServerCredentials | None = None
     tokens: TokenCheck | None = None
     work: WorkRunner = same_loop
