@@ -16,6 +16,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -153,8 +154,30 @@ def next_item_loss(
     from_batch = gold[torch.randint(0, len(gold), (half,), generator=generator).to(h.device)]
     uniform = torch.randint(1, n + 1, (cfg.negatives - half,), generator=generator).to(h.device)
     candidates = torch.cat([from_batch, uniform])  # [K]
-    pos_logit = (h * model.item_vectors_of(gold)).sum(-1, keepdim=True) - log_q[gold, None]
-    neg_logits = h @ model.item_vectors_of(candidates).T - log_q[candidates]  # [M, K]
+    return sampled_cross_entropy(h, gold, candidates, model.item_vectors_of, log_q)
+
+
+def sampled_cross_entropy(
+    h: torch.Tensor,
+    gold: torch.Tensor,
+    candidates: torch.Tensor,
+    vectors_of: Callable[[torch.Tensor], torch.Tensor],
+    log_q: torch.Tensor,
+) -> torch.Tensor:
+    """Mean cross-entropy of each row's ``gold`` item against ``candidates`` shared by all
+    rows, every logit corrected by ``-log_q`` of its item; a candidate equal to the row's gold
+    item is masked. With every item a candidate once and ``log_q`` constant, this is the full
+    softmax.
+
+    Args:
+        h: The positions' states, ``[M, D]``.
+        gold: Their target items (1-based), ``[M]``.
+        candidates: The sampled items, ``[K]``.
+        vectors_of: Item ids → their output vectors.
+        log_q: ``[N + 1]``, log of each item's expected count among the candidates.
+    """
+    pos_logit = (h * vectors_of(gold)).sum(-1, keepdim=True) - log_q[gold, None]
+    neg_logits = h @ vectors_of(candidates).T - log_q[candidates]  # [M, K]
     neg_logits = neg_logits.masked_fill(candidates[None, :] == gold[:, None], float("-inf"))
     logits = torch.cat([pos_logit, neg_logits], dim=1).float()  # [M, 1 + K]
     return F.cross_entropy(logits, torch.zeros(len(gold), dtype=torch.long, device=h.device))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from dpr_plugin.training.backbone_trainer import (
     candidate_log_q,
     next_item_loss,
     resolve_device,
+    sampled_cross_entropy,
     train_backbone,
 )
 from dpr_plugin.training.batches import batches, training_windows
@@ -103,6 +105,29 @@ def test_log_q_is_the_expected_count_among_the_candidates() -> None:
     expected = np.exp(log_q[1:])
     assert expected.sum() == pytest.approx(8.0)  # 4 drawn from targets + 4 uniform
     assert expected[0] == pytest.approx(4 * 0.75 + 1) and expected[2] == pytest.approx(1.0)
+
+
+def test_the_sampled_loss_is_the_full_softmax_when_every_item_is_a_candidate() -> None:
+    torch.manual_seed(0)
+    table = torch.randn(7, 5)  # row 0: padding
+    h, gold = torch.randn(6, 5), torch.tensor([1, 3, 3, 6, 2, 5])
+    every_item = torch.arange(1, 7)
+    constant = torch.full((7,), 0.7)  # a constant correction cancels in the softmax
+    sampled = sampled_cross_entropy(h, gold, every_item, lambda ids: table[ids], constant)
+    full = torch.nn.functional.cross_entropy(h @ table[1:].T, gold - 1)
+    assert sampled.item() == pytest.approx(full.item(), rel=1e-6)
+
+
+def test_the_sampled_loss_corrects_each_logit_by_log_q_and_masks_the_gold_item() -> None:
+    table = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    h, gold = torch.tensor([[2.0, 1.0]]), torch.tensor([1])
+    candidates = torch.tensor([1, 2, 3, 3])  # the gold item drawn too: masked
+    log_q = torch.log(torch.tensor([1.0, 2.0, 1.0, 4.0]))
+    loss = sampled_cross_entropy(h, gold, candidates, lambda ids: table[ids], log_q)
+    # by hand: gold 2 - log 2; item 2: 1 - log 1; item 3 (twice): 3 - log 4
+    logits = [2 - math.log(2), 1 - 0.0, 3 - math.log(4), 3 - math.log(4)]
+    by_hand = -logits[0] + math.log(sum(math.exp(x) for x in logits))
+    assert loss.item() == pytest.approx(by_hand, rel=1e-6)
 
 
 def test_the_sampled_loss_never_builds_the_whole_item_table(
