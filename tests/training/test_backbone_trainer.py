@@ -19,7 +19,7 @@ from dpr_plugin.models.factory import build_backbone
 from dpr_plugin.training.backbone_trainer import (
     SAMPLED_ABOVE,
     TrainConfig,
-    candidate_log_q,
+    expected_counts,
     next_item_loss,
     resolve_device,
     sampled_cross_entropy,
@@ -99,12 +99,12 @@ def test_auto_loss_is_the_full_softmax_up_to_the_threshold() -> None:
     assert not TrainConfig(loss="full").sampled_for(10**7)
 
 
-def test_log_q_is_the_expected_count_among_the_candidates() -> None:
-    targets = np.array([1, 1, 1, 2, 0, 0])  # item 1 three times as frequent as item 2
-    log_q = candidate_log_q(targets, num_items=4, negatives=8).numpy()
-    expected = np.exp(log_q[1:])
-    assert expected.sum() == pytest.approx(8.0)  # 4 drawn from targets + 4 uniform
-    assert expected[0] == pytest.approx(4 * 0.75 + 1) and expected[2] == pytest.approx(1.0)
+def test_q_is_the_expected_count_among_the_step_candidates() -> None:
+    gold = torch.tensor([1, 1, 1, 2])  # this step's targets: item 1 three times, item 2 once
+    expected = expected_counts(gold, num_items=4, negatives=8)(torch.arange(1, 5)).numpy()
+    assert expected.sum() == pytest.approx(8.0)  # 4 drawn from the targets + 4 uniform
+    assert expected[0] == pytest.approx(4 * 0.75 + 1) and expected[1] == pytest.approx(2.0)
+    assert expected[2] == expected[3] == pytest.approx(1.0)  # uniform draws only
 
 
 def test_the_sampled_loss_is_the_full_softmax_when_every_item_is_a_candidate() -> None:
@@ -112,8 +112,10 @@ def test_the_sampled_loss_is_the_full_softmax_when_every_item_is_a_candidate() -
     table = torch.randn(7, 5)  # row 0: padding
     h, gold = torch.randn(6, 5), torch.tensor([1, 3, 3, 6, 2, 5])
     every_item = torch.arange(1, 7)
-    constant = torch.full((7,), 0.7)  # a constant correction cancels in the softmax
-    sampled = sampled_cross_entropy(h, gold, every_item, lambda ids: table[ids], constant)
+    # a constant correction cancels in the softmax
+    sampled = sampled_cross_entropy(
+        h, gold, every_item, lambda ids: table[ids], torch.full((6,), 0.7), torch.full((6,), 0.7)
+    )
     full = torch.nn.functional.cross_entropy(h @ table[1:].T, gold - 1)
     assert sampled.item() == pytest.approx(full.item(), rel=1e-6)
 
@@ -122,8 +124,10 @@ def test_the_sampled_loss_corrects_each_logit_by_log_q_and_masks_the_gold_item()
     table = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     h, gold = torch.tensor([[2.0, 1.0]]), torch.tensor([1])
     candidates = torch.tensor([1, 2, 3, 3])  # the gold item drawn too: masked
-    log_q = torch.log(torch.tensor([1.0, 2.0, 1.0, 4.0]))
-    loss = sampled_cross_entropy(h, gold, candidates, lambda ids: table[ids], log_q)
+    q = torch.tensor([1.0, 2.0, 1.0, 4.0])  # expected counts by item id
+    loss = sampled_cross_entropy(
+        h, gold, candidates, lambda ids: table[ids], torch.log(q[gold]), torch.log(q[candidates])
+    )
     # by hand: gold 2 - log 2; item 2: 1 - log 1; item 3 (twice): 3 - log 4
     logits = [2 - math.log(2), 1 - 0.0, 3 - math.log(4), 3 - math.log(4)]
     by_hand = -logits[0] + math.log(sum(math.exp(x) for x in logits))
@@ -145,14 +149,13 @@ def test_the_sampled_loss_never_builds_the_whole_item_table(
     cfg = TrainConfig(loss="sampled", negatives=8)
     windows = training_windows(sequential_split.train, 10, True)
     inputs, targets = next(batches(windows, 4, np.random.default_rng(0)))
-    log_q = candidate_log_q(np.concatenate([w[1:] for w in windows]), config.num_items, 8)
     loss = next_item_loss(
         model,
         torch.from_numpy(inputs),
         torch.from_numpy(targets),
         cfg,
         torch.Generator().manual_seed(0),
-        log_q,
+        sampled=True,
     )
     loss.backward()
     assert torch.isfinite(loss) and model.item_embedding.weight.grad is not None
