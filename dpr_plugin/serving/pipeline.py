@@ -247,7 +247,7 @@ class SteeringPipeline:
             path = ServedPath.FALLBACK_UNSTEERED
             user, note = await self._unsteered(tensors, clock, False, cached)
             served = user
-            fallback_reason = f"{STEERING_UNAVAILABLE}; {note}"
+            fallback_reason = "; ".join(filter(None, (STEERING_UNAVAILABLE, note)))
             intent, plan, understood = self._rules_only(query, intent, plan)
         else:
             path = ServedPath.UNSTEERED

@@ -240,3 +240,15 @@ def test_pipeline_keeps_no_user_vectors_when_told_none() -> None:
     _steer(pipeline)
     models = [m for m in pipeline.backend.calls if m != "prompt_encoder"]  # type: ignore[attr-defined]
     assert models == ["dpr_steer_encoded", "seq_backbone"]
+
+
+def test_pipeline_serves_a_kept_user_vector_when_the_backend_goes_down() -> None:
+    pipeline = _pipeline()
+    _steer(pipeline, prompt="more comedies")  # keeps u1's vector
+    pipeline.backend.down = True  # type: ignore[attr-defined]
+    for _ in range(4):  # three failures open the circuit; the fourth call skips the backend
+        result = _steer(pipeline, prompt="more comedies")
+    assert result.served_path is ServedPath.FALLBACK_UNSTEERED
+    assert _ids(result) == UNSTEERED
+    assert result.fallback_reason == "steering_unavailable"  # no in-process run was needed
+    assert pipeline.metrics.fallbacks.labels("backbone_in_process")._value.get() == 0
