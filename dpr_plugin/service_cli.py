@@ -186,6 +186,30 @@ def _cmd_steer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the service says SERVING, 1 when it answers anything else (the container's
+    health check); a service that does not answer is an error (exit 2)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with _channel(args) as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
+        except grpc.RpcError as exc:
+            raise DprError(f"{args.target}: {exc.code().name}") from None
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+    print(f"{args.target} {args.service or '(server)'}: {status}")
+    return 0 if answer.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def _add_tls_client_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-ca", default="", help="PEM CA of the server's certificate: TLS")
+    parser.add_argument("--tls-cert", default="", help="PEM client certificate: mutual TLS")
+    parser.add_argument("--tls-key", default="", help="PEM key of --tls-cert")
+
+
 def _summary(prompt: str, response: object) -> str:
     from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 
@@ -269,7 +293,7 @@ def format_response(prompt: str, response: object) -> str:
 
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
-    """Registers index, load-histories, serve and steer."""
+    """Registers index, load-histories, serve, steer and health."""
     from dpr_plugin.serving.index.base import AnnSettings
     from dpr_plugin.serving.settings import ServeSettings
     from dpr_plugin.triton_local.server import TritonSettings
@@ -312,8 +336,13 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     steer.add_argument(
         "--token", default="", help="bearer token (default: the DPR_TOKEN variable, else none)"
     )
-    steer.add_argument("--tls-ca", default="", help="PEM CA of the server's certificate: TLS")
-    steer.add_argument("--tls-cert", default="", help="PEM client certificate: mutual TLS")
-    steer.add_argument("--tls-key", default="", help="PEM key of --tls-cert")
+    _add_tls_client_arguments(steer)
     steer.add_argument("--json", action="store_true", help="print the response as JSON")
     steer.set_defaults(func=_cmd_steer)
+
+    health = sub.add_parser("health", help="ask a running service's gRPC health (exit 0: SERVING)")
+    health.add_argument("--target", default="127.0.0.1:50051")
+    health.add_argument("--service", default="", help="a service name (default: the server)")
+    health.add_argument("--timeout", type=float, default=2.0)
+    _add_tls_client_arguments(health)
+    health.set_defaults(func=_cmd_health)
