@@ -199,7 +199,7 @@ class SlowSteering:
 
     async def infer(self, model: str, inputs: dict, timeout_s: float | None = None) -> dict:
 
-        if model == "dpr_steer_encoded":
+        if model in ("dpr_steer_encoded", "steering_head"):  # head alone: a kept user vector
             try:
                 await asyncio.wait_for(asyncio.sleep(self.delay_s), timeout_s)
             except TimeoutError:
