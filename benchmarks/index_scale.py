@@ -46,8 +46,9 @@ FILTERS = ("none", "must_tag", "must_not_tag", "exclude_500", "year_range")
 
 
 def catalogue(repository: Path, size: int, noise: float, seed: int = 0):
-    """(vectors [size, D] float32, tags per item, year per item or None) drawn from the
-    export's table; the first min(size, N) items are the table itself."""
+    """(vectors [size, D] float32, tags per item, year per item or None, the export's row
+    each item copies) drawn from the export's table; the first min(size, N) items are the
+    table itself."""
     from dpr_plugin.serving.index.catalogue import catalogue_items
 
     base_items, _ = catalogue_items(repository)
@@ -61,7 +62,7 @@ def catalogue(repository: Path, size: int, noise: float, seed: int = 0):
     vectors[jitter] += rng.normal(0, noise * spread, (int(jitter.sum()), base.shape[1]))
     tags = [list(base_items[i].payload.get("tags", [])) for i in picks]
     years = [base_items[i].payload.get("year") for i in picks]
-    return vectors.astype(np.float32), tags, years
+    return vectors.astype(np.float32), tags, years, picks
 
 
 def _items(vectors: np.ndarray, tags: list, years: list):
@@ -80,7 +81,7 @@ def _build(job: tuple) -> dict[str, float]:
     from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, AnnSettings
     from dpr_plugin.serving.index.edge import EdgeIndexBuilder, peak_rss_mb
 
-    vectors, tags, years = catalogue(Path(repository), size, noise)
+    vectors, tags, years, _ = catalogue(Path(repository), size, noise)
     started = time.perf_counter()
     builder = EdgeIndexBuilder(Path(root), AnnSettings(ann=ann))
     asyncio.run(builder.build(_items(vectors, tags, years), vectors.shape[1], CATALOGUE_FIELDS))
@@ -162,7 +163,7 @@ def _latency(runs) -> dict[str, float]:
 
 def run_size(args: argparse.Namespace, size: int, queries: np.ndarray, workdir: Path) -> dict:
     body: dict[str, object] = {}
-    _, tags, _ = catalogue(args.repository, size, args.noise)
+    _, tags, _, _ = catalogue(args.repository, size, args.noise)
     wheres = filters(tags, size)
     results = {}
     context = multiprocessing.get_context("spawn")

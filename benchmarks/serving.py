@@ -240,6 +240,18 @@ def windows_cell(windows: list[tuple[dict[str, float], int, dict[str, int]]]) ->
     }
 
 
+def measure_cell(
+    target: str, workload: Workload, case: str, concurrency: int, args: argparse.Namespace
+) -> dict[str, object]:
+    """``args.windows`` windows of ``args.seconds`` at ``concurrency``, as one ``windows_cell``."""
+    return windows_cell(
+        [
+            asyncio.run(load(target, workload, case, concurrency, args.seconds))
+            for _ in range(args.windows)
+        ]
+    )
+
+
 def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users: list[str]):
     service = Service(
         args.repository,
@@ -256,11 +268,7 @@ def run_service(args: argparse.Namespace, in_process: bool, workdir: Path, users
             asyncio.run(load(service.target, workload, case, 4, args.warmup))
             cells: dict[str, object] = {}
             for concurrency in CONCURRENCY:
-                windows = [
-                    asyncio.run(load(service.target, workload, case, concurrency, args.seconds))
-                    for _ in range(args.windows)
-                ]
-                cell = windows_cell(windows)
+                cell = measure_cell(service.target, workload, case, concurrency, args)
                 cells[f"c{concurrency}"] = cell
                 errors += int(cell["errors"])  # type: ignore[call-overload]
                 requests += int(cell["requests"]) + int(cell["errors"])  # type: ignore[call-overload]

@@ -9,7 +9,7 @@ the trained table, the others jittered copies of random rows (``index_scale.cata
 with the copied item's tags and year, a title "Copy k of <title>" and a new id. Histories still
 name only trained items, so the backbone is the export's. Its index is built by ``dpr index``
 (HNSW above ``--exact-below``), timed. Each cell is ``--windows`` windows of ``--seconds``
-after a warm-up, reported as ``serving.windows_cell`` (the median window's p50). Writes
+after a warm-up, reported as ``serving.measure_cell`` (the median window's p50). Writes
 ``benchmarks/results/serving_scale/serving_scale.json``. Target (10⁶ items): new-prompt p50 at
 concurrency 1 ≤ 15 ms. ``--smoke``: the tiny synthetic export grown to 3,000 items, in-process.
 """
@@ -35,7 +35,7 @@ from benchmarks.common import (
     write_service_result,
 )
 from benchmarks.index_scale import catalogue
-from benchmarks.serving import Service, Workload, load, service_inputs, windows_cell
+from benchmarks.serving import Service, Workload, load, measure_cell, service_inputs
 from dpr_plugin.manifest import item_meta_path, item_table_path
 
 EXPERIMENT = "serving_scale"
@@ -51,11 +51,9 @@ def grow_export(repository: Path, size: int, out: Path, noise: float = 0.5) -> P
         elif path not in (item_table_path(repository), item_meta_path(repository)):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(path.resolve())
-    vectors, tags, _ = catalogue(repository, size, noise)
+    vectors, tags, _, picks = catalogue(repository, size, noise)
     meta = json.loads(item_meta_path(repository).read_text())
     n = len(meta["item_ids"])
-    rng = np.random.default_rng(1)
-    picks = np.concatenate([np.arange(n), rng.integers(0, n, max(size - n, 0))])[:size]
     counts = meta.get("interactions") or [0] * n
     grown = {
         "item_ids": [
@@ -92,7 +90,7 @@ def measure(
     args: argparse.Namespace, repository: Path, workdir: Path, users: list[str], label: str
 ) -> dict[str, object]:
     """The service on ``repository`` (its index in ``workdir / index-service``): a
-    ``windows_cell`` per concurrency."""
+    ``measure_cell`` per concurrency."""
     flags = ("--in-process", "true") if args.smoke else ()
     service = Service(repository, args.history_url, workdir, label, flags)
     cells: dict[str, object] = {}
@@ -100,12 +98,7 @@ def measure(
         workload = Workload(users)
         asyncio.run(load(service.target, workload, CASE, 4, args.warmup))
         for concurrency in (1, 8):
-            cell = windows_cell(
-                [
-                    asyncio.run(load(service.target, workload, CASE, concurrency, args.seconds))
-                    for _ in range(args.windows)
-                ]
-            )
+            cell = measure_cell(service.target, workload, CASE, concurrency, args)
             cells[f"c{concurrency}"] = cell
             print(f"{label} c{concurrency}: p50 {cell['windows_p50_ms']} ms", flush=True)
     finally:

@@ -87,14 +87,15 @@ def method_handler(
 
     async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> ResponseT:
         left = context.time_remaining()
-        if left is not None and left < limit.needed_s():
+        needed = limit.needed_s() if left is not None else 0.0
+        if left is not None and left < needed:
             # it waited so long that its answer would likely come too late: say so now
             # rather than start work whose answer nobody will read
             shed.labels(name).inc()
             await context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"overloaded: {left * 1000:.0f} ms of the deadline left on arrival, calls "
-                f"take {limit.needed_s() * 1000:.0f} ms",
+                f"take {needed * 1000:.0f} ms",
             )
         if not limit.try_enter():
             shed.labels(name).inc()

@@ -108,11 +108,11 @@ class ModelBundle:
         """Reads ``manifest.json``, the item table's ids and the tokenizer of an export."""
         manifest = Manifest.load(repository)
         meta = item_meta_path(repository)
-        item_ids = read_json_object(meta).get("item_ids")
+        body = read_json_object(meta)
+        item_ids = body.get("item_ids")
         if not isinstance(item_ids, list) or not item_ids:
             raise ConfigError(f"repository: {meta} has no item_ids")
         ids = tuple(str(i) for i in item_ids)
-        body = read_json_object(meta)
         titles = body.get("titles")
         titles = [str(t) for t in titles] if isinstance(titles, list) else []
         counts = body.get("interactions")

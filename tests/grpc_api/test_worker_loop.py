@@ -37,20 +37,29 @@ def test_an_exception_on_the_worker_reaches_the_caller() -> None:
         worker.close()
 
 
-def test_cancelling_the_caller_cancels_the_work() -> None:
-    worker = WorkerLoop()
-    started, cancelled = threading.Event(), threading.Event()
+class Sleeper:
+    """A coroutine that sleeps until cancelled, and events that say it started and was
+    cancelled (set on the worker's thread, read on the test's)."""
 
-    async def slow() -> None:
-        started.set()
+    def __init__(self) -> None:
+        self.started, self.cancelled = threading.Event(), threading.Event()
+
+    async def sleep(self) -> None:
+        self.started.set()
         try:
-            await asyncio.sleep(30)
+            await asyncio.sleep(3600)
         except asyncio.CancelledError:
-            cancelled.set()
+            self.cancelled.set()
             raise
 
+
+def test_cancelling_the_caller_cancels_the_work() -> None:
+    worker = WorkerLoop()
+    sleeper = Sleeper()
+    started, cancelled = sleeper.started, sleeper.cancelled
+
     async def caller() -> None:
-        task = asyncio.ensure_future(worker.run(slow()))
+        task = asyncio.ensure_future(worker.run(sleeper.sleep()))
         await asyncio.to_thread(started.wait, 5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -65,18 +74,9 @@ def test_cancelling_the_caller_cancels_the_work() -> None:
 
 def test_close_cancels_what_is_left_and_ends_the_thread() -> None:
     worker = WorkerLoop()
-    started, cancelled = threading.Event(), threading.Event()
-
-    async def forever() -> None:
-        started.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    asyncio.run_coroutine_threadsafe(forever(), worker.loop)
-    assert started.wait(5)
+    sleeper = Sleeper()
+    asyncio.run_coroutine_threadsafe(sleeper.sleep(), worker.loop)
+    assert sleeper.started.wait(5)
     worker.close()
-    assert cancelled.is_set() and worker.loop.is_closed()
+    assert sleeper.cancelled.is_set() and worker.loop.is_closed()
     worker.close()  # a second close does nothing
