@@ -55,10 +55,10 @@ from benchmarks.lib.tie_order import (
     tie_stats,
     tied_in_order,
 )
-from dpr_plugin.data.movielens import reconstruction_rows
 from dpr_plugin.data.records import split_fields
 from dpr_plugin.data.sources import load_split
 from dpr_plugin.data.split import LeaveOneOutSplit
+from dpr_plugin.data.tables import TableSpec, read_rows
 from dpr_plugin.errors import DataFormatError
 from dpr_plugin.evaluation.full_ranking import split_ranks
 from dpr_plugin.evaluation.metrics import ndcg_at_k
@@ -89,8 +89,9 @@ def read_row_order(path: Path) -> list[Pair]:
 def read_reconstruction(path: Path) -> dict[str, list[list[str]]]:
     """The reconstruction's rows per user, in file (chronological) order."""
     rows: dict[str, list[list[str]]] = defaultdict(list)
-    for _, fields in reconstruction_rows(path):
-        rows[fields[0]].append(fields)
+    columns = ("user_id", "movie_id", "rating", "timestamp")
+    for _, cells in read_rows(TableSpec(path), columns):
+        rows[str(cells["user_id"])].append([str(cells[c]) for c in columns])
     return rows
 
 

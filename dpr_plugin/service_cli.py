@@ -27,7 +27,7 @@ HISTORY_SETTINGS = ("history_url", "history_length")
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, AnnSettings
+    from dpr_plugin.serving.index.base import AnnSettings
     from dpr_plugin.serving.index.catalogue import stream_catalogue
     from dpr_plugin.serving.index.edge import peak_rss_mb
     from dpr_plugin.serving.index.factory import open_index_pair
@@ -35,7 +35,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     settings = build(ServeSettings, args, "serve")
     ann = build(AnnSettings, args, "index")
-    items, dim, count = stream_catalogue(Path(settings.repository))
+    catalogue = stream_catalogue(Path(settings.repository))
+    count, dim = catalogue.count, catalogue.dim
     search = "HNSW" if ann.uses_hnsw(count) else "exact search"
     print(f"indexing {count} items of dim {dim} for {search}", flush=True)
     started = time.perf_counter()
@@ -53,7 +54,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
             progress,
         )
         try:
-            await builder.build(items, dim, CATALOGUE_FIELDS)
+            await builder.build(catalogue.items, dim, catalogue.fields)
             info = await index.info()
         finally:
             await index.close()

@@ -77,7 +77,7 @@ def test_cli_reports_data_error_with_file_and_line(
         handle.write("1::2::oops\n")
     code = main(["train", "--dataset", f"ml-1m:{data}", "--out", str(tmp_path / "x")])
     assert code == 2
-    assert "ratings.dat:121: expected 4 fields" in capsys.readouterr().err
+    assert "ratings.dat:121: expected 4 cells, found 3" in capsys.readouterr().err
 
 
 def test_cli_takes_setting_from_environment(

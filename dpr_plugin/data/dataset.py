@@ -1,4 +1,5 @@
-"""The one internal dataset form: per-user chronological item sequences, item tags and titles.
+"""The one internal dataset form: per-user chronological item sequences, item tags, titles and
+the catalogue's declared fields.
 
 Internal item id 0 is padding; real items are numbered 1..num_items.
 """
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dpr_plugin.data.item_fields import FieldKind, FieldValue, ItemField
+
 
 @dataclass(frozen=True)
 class ItemMeta:
@@ -18,10 +21,13 @@ class ItemMeta:
     Attributes:
         title: Human-readable title.
         tags: Genres (MovieLens) or categories (MIND), in source order.
+        fields: Values of the catalogue's declared fields (``item_fields``); a field the
+            item lacks is absent.
     """
 
     title: str
     tags: tuple[str, ...]
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
 
 
 @dataclass
@@ -36,6 +42,7 @@ class SequenceDataset:
         user_ids: External user ids, aligned with ``sequences``.
         sequences: One int64 array of internal item ids per user, oldest first.
         preprocessing: Human-readable record of every step applied since loading.
+        item_fields: The declared fields, one value per item in internal-id order.
     """
 
     name: str
@@ -45,6 +52,7 @@ class SequenceDataset:
     user_ids: list[str]
     sequences: list[np.ndarray]
     preprocessing: list[str] = field(default_factory=list)
+    item_fields: dict[str, ItemField] = field(default_factory=dict)
 
     @classmethod
     def from_interactions(
@@ -53,6 +61,7 @@ class SequenceDataset:
         interactions: Iterable[tuple[str, str]],
         items: Mapping[str, ItemMeta],
         source: str,
+        field_kinds: Mapping[str, FieldKind] | None = None,
     ) -> SequenceDataset:
         """Builds a dataset from (user, item) pairs already in chronological order per user.
 
@@ -64,6 +73,7 @@ class SequenceDataset:
             interactions: (external user id, external item id) pairs, each user's in time order.
             items: Metadata for every external item id that occurs.
             source: Description of where the data came from, recorded in ``preprocessing``.
+            field_kinds: The declared fields (``ItemMeta.fields``) and their kinds.
         """
         per_user: dict[str, list[str]] = {}
         for user, item in interactions:
@@ -81,6 +91,10 @@ class SequenceDataset:
             user_ids=users,
             sequences=[np.array([index[i] for i in per_user[u]], dtype=np.int64) for u in users],
             preprocessing=[f"loaded {source}"],
+            item_fields={
+                name: ItemField(kind, tuple(items[i].fields.get(name) for i in ordered))
+                for name, kind in (field_kinds or {}).items()
+            },
         )
 
     @property
@@ -141,4 +155,5 @@ class SequenceDataset:
             user_ids=[self.user_ids[k] for k in keep],
             sequences=[self.sequences[k] for k in keep],
             preprocessing=[*self.preprocessing, note],
+            item_fields=self.item_fields,
         )

@@ -1,20 +1,28 @@
-"""Dataset specifications as users write them (``ml-1m:DIR``, ``movielens-csv:DIR``...) → loader."""
+"""Dataset specifications as users write them (``mapping:FILE``, ``ml-1m:DIR``...) → loader.
+
+A platform's own data is described by a mapping file (``mapping.py``). The MovieLens formats
+are presets: mapping files shipped in ``dpr_plugin/data/presets``, read against the folder
+given. MIND keeps a reader of its own: its events are impression logs, not one row per event.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import resources
 from pathlib import Path
 
 from dpr_plugin.data.dataset import SequenceDataset
+from dpr_plugin.data.mapped import load_mapped
+from dpr_plugin.data.mapping import CatalogueMapping, read_mapping
 from dpr_plugin.data.mind import load_mind
-from dpr_plugin.data.movielens import load_ml1m, load_ml1m_reconstruction, load_movielens_csv
 from dpr_plugin.data.split import LeaveOneOutSplit, kcore, leave_one_out
 from dpr_plugin.errors import ConfigError
 
 BUNDLED = "bundled"
 """The dataset shipped inside the package: MovieLens ml-latest-small (its licence beside it)."""
 
-FORMATS = ("bundled", "ml-1m", "ml-1m-tsv", "movielens-csv", "mind")
+PRESETS = ("ml-1m", "ml-1m-tsv", "movielens-csv")
+FORMATS = ("bundled", "mapping", *PRESETS, "mind")
 
 
 def bundled_path() -> Path:
@@ -22,11 +30,22 @@ def bundled_path() -> Path:
     return Path(str(resources.files("dpr_plugin.data") / "bundled" / "ml-latest-small"))
 
 
+def preset(kind: str, folder: Path) -> CatalogueMapping:
+    """The mapping of a preset format read against ``folder``."""
+    path = Path(str(resources.files("dpr_plugin.data") / "presets" / f"{kind}.toml"))
+    mapping = read_mapping(path, Path(folder))
+    mapping = dataclasses.replace(mapping, source=f"the {kind} preset")
+    if kind == "movielens-csv":  # a CSV release is named after its folder
+        mapping = dataclasses.replace(mapping, name=Path(folder).name)
+    return mapping
+
+
 def load_dataset(spec: str) -> SequenceDataset:
     """Loads a dataset from ``FORMAT:PATH`` (or ``bundled``).
 
     Formats:
         ``bundled``: the shipped ml-latest-small.
+        ``mapping:FILE``: the tables a mapping file describes (``mapping.py``).
         ``ml-1m:DIR``: official ``ratings.dat`` + ``movies.dat`` in DIR.
         ``ml-1m-tsv:DIR``: the reconstruction ``interactions.tsv`` + ``movies.dat`` in DIR.
         ``movielens-csv:DIR``: ``ratings.csv`` + ``movies.csv`` in DIR.
@@ -34,19 +53,17 @@ def load_dataset(spec: str) -> SequenceDataset:
     """
     kind, _, location = spec.partition(":")
     if kind == BUNDLED and not location:
-        return load_movielens_csv(bundled_path(), "ml-latest-small")
+        return load_mapped(preset("movielens-csv", bundled_path()))
     if kind not in FORMATS or not location:
         raise ConfigError(
-            f"dataset: expected 'bundled' or FORMAT:DIR with FORMAT in {', '.join(FORMATS[1:])}; "
+            f"dataset: expected 'bundled' or FORMAT:PATH with FORMAT in {', '.join(FORMATS[1:])}; "
             f"got {spec!r}"
         )
+    if kind == "mapping":
+        return load_mapped(read_mapping(Path(location)))
+    if kind in PRESETS:
+        return load_mapped(preset(kind, Path(location)))
     folder = Path(location)
-    if kind == "ml-1m":
-        return load_ml1m(folder / "ratings.dat", folder / "movies.dat")
-    if kind == "ml-1m-tsv":
-        return load_ml1m_reconstruction(folder / "interactions.tsv", folder / "movies.dat")
-    if kind == "movielens-csv":
-        return load_movielens_csv(folder, folder.name)
     return load_mind(folder / "behaviors.tsv", folder / "news.tsv")
 
 

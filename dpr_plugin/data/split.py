@@ -46,6 +46,9 @@ def kcore(dataset: SequenceDataset, min_user: int, min_item: int) -> SequenceDat
         user_ids=[dataset.user_ids[u] for u in keep_users],
         sequences=[remap[seqs[u]] for u in keep_users],
         preprocessing=[*dataset.preprocessing, f"{min_user}-core users, {min_item}-core items"],
+        item_fields={
+            name: f.take([int(i) - 1 for i in old_ids]) for name, f in dataset.item_fields.items()
+        },
     )
 
 

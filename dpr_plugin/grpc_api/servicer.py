@@ -72,7 +72,8 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         # the client's id, as a log may show it (validation rejects a malformed one after this)
         request_id = log_safe(request.request_id) or uuid.uuid4().hex
         try:
-            query = steer_query(request, self.pipeline.bundle.tags)
+            bundle = self.pipeline.bundle
+            query = steer_query(request, bundle.tags, bundle.fields)
             query_id = query.request_id
             remaining = context.time_remaining()
             deadline = None if remaining is None else time.monotonic() + remaining

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 import unicodedata
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from dpr_plugin.default_strength import MAX_STRENGTH
 from dpr_plugin.errors import FieldError
 from dpr_plugin.grpc_api.generated.dpr.v1 import steering_pb2 as pb
 from dpr_plugin.serving.history.base import MAX_ITEM_ID_CHARS, MAX_USER_ID_CHARS
-from dpr_plugin.serving.index.base import CATALOGUE_FIELDS, Condition, Match, Range
+from dpr_plugin.serving.index.base import BASE_FIELDS, Condition, Match, Range
 from dpr_plugin.serving.steer_query import (
     DEFAULT_PAYLOAD_FIELDS,
     MAX_PROMPT_CHARS,
@@ -24,7 +24,6 @@ from dpr_plugin.serving.steer_query import (
 MAX_LIST = 1000
 """Most entries of any repeated field (history, exclusions, values of one condition)."""
 MAX_CONDITIONS = 32
-PAYLOAD_FIELDS = (*CATALOGUE_FIELDS, "title")
 _NEGATIVE_MODES = {
     pb.NEGATIVE_MODE_UNSPECIFIED: NegativeMode.AUTO,
     pb.NEGATIVE_MODE_AUTO: NegativeMode.AUTO,
@@ -72,11 +71,11 @@ def _check_tags(name: str, values: Sequence[str], known: Collection[str]) -> tup
     return tags
 
 
-def _condition(name: str, cond: pb.FieldCondition) -> Condition:
-    if cond.field not in CATALOGUE_FIELDS:
+def _condition(name: str, cond: pb.FieldCondition, indexed: Mapping[str, str]) -> Condition:
+    if cond.field not in indexed:
         raise FieldError(
             f"{name}.field",
-            f"{cond.field!r} is not an indexed payload field (indexed: {sorted(CATALOGUE_FIELDS)})",
+            f"{cond.field!r} is not an indexed payload field (indexed: {sorted(indexed)})",
         )
     kind = cond.WhichOneof("condition")
     if kind is None:
@@ -91,33 +90,50 @@ def _condition(name: str, cond: pb.FieldCondition) -> Condition:
                 raise FieldError(f"{name}.range.{bound}", "must be finite")
         if gte is not None and lte is not None and gte > lte:
             raise FieldError(f"{name}.range", f"gte {gte} > lte {lte}")
-        if CATALOGUE_FIELDS[cond.field] == "keyword":
+        if indexed[cond.field] == "keyword":
             raise FieldError(f"{name}.range", f"{cond.field!r} is not numeric")
         return Range(cond.field, gte, lte)
     values: tuple[str | int, ...]
     if kind == "any_of_strings":
         values = check_ids(f"{name}.any_of_strings.values", cond.any_of_strings.values)
-        if CATALOGUE_FIELDS[cond.field] != "keyword":
+        if indexed[cond.field] != "keyword":
             raise FieldError(f"{name}.any_of_strings", f"{cond.field!r} is not a keyword")
     else:
         values = tuple(cond.any_of_integers.values)
         if len(values) > MAX_LIST:
             raise FieldError(f"{name}.any_of_integers.values", f"at most {MAX_LIST} entries")
-        if CATALOGUE_FIELDS[cond.field] != "integer":
+        if indexed[cond.field] != "integer":
             raise FieldError(f"{name}.any_of_integers", f"{cond.field!r} is not an integer")
     if not values:
         raise FieldError(f"{name}.{kind}.values", "must not be empty")
     return Match(cond.field, values)
 
 
-def _conditions(name: str, conds: Sequence[pb.FieldCondition]) -> list[Condition]:
+def _conditions(
+    name: str, conds: Sequence[pb.FieldCondition], indexed: Mapping[str, str]
+) -> list[Condition]:
     if len(conds) > MAX_CONDITIONS:
         raise FieldError(name, f"at most {MAX_CONDITIONS} conditions, got {len(conds)}")
-    return [_condition(f"{name}[{i}]", c) for i, c in enumerate(conds)]
+    return [_condition(f"{name}[{i}]", c, indexed) for i, c in enumerate(conds)]
 
 
-def steer_query(request: pb.SteerRequest, known_tags: Collection[str]) -> SteerQuery:
-    """Validates a SteerRequest; raises FieldError naming the first bad field."""
+def steer_query(
+    request: pb.SteerRequest,
+    known_tags: Collection[str],
+    fields: Mapping[str, str] | None = None,
+) -> SteerQuery:
+    """Validates a SteerRequest; raises FieldError naming the first bad field.
+
+    Args:
+        request: The request.
+        known_tags: The export's tags (``must_tags``, ``must_not_tags``).
+        fields: The catalogue's declared fields and their kinds (``ModelBundle.fields``):
+            conditions may name them (all but ``text`` ones) and ``item_id`` and ``tags``;
+            ``payload_fields`` may name them and ``item_id``, ``title`` and ``tags``.
+    """
+    declared = dict(fields or {})
+    indexed = {**BASE_FIELDS, **{k: v for k, v in declared.items() if v != "text"}}
+    returnable = ("item_id", "title", "tags", *declared)
     request_id = check_id("request_id", request.request_id, required=False) or uuid.uuid4().hex
     user_id = check_id("user_id", request.user_id)
     prompt = request.prompt
@@ -140,16 +156,16 @@ def steer_query(request: pb.SteerRequest, known_tags: Collection[str]) -> SteerQ
     must: list[Condition] = [
         Match("tags", (tag,)) for tag in _check_tags("must_tags", request.must_tags, known_tags)
     ]
-    must += _conditions("must", request.must)
-    must_not = _conditions("must_not", request.must_not)
+    must += _conditions("must", request.must, indexed)
+    must_not = _conditions("must_not", request.must_not, indexed)
     banned = _check_tags("must_not_tags", request.must_not_tags, known_tags)
     if banned:
         must_not.append(Match("tags", banned))
     payload_fields = tuple(request.payload_fields) or DEFAULT_PAYLOAD_FIELDS
     for i, name in enumerate(payload_fields):
-        if name not in PAYLOAD_FIELDS:
+        if name not in returnable:
             raise FieldError(
-                f"payload_fields[{i}]", f"unknown field {name!r} (known: {list(PAYLOAD_FIELDS)})"
+                f"payload_fields[{i}]", f"unknown field {name!r} (known: {list(returnable)})"
             )
     return SteerQuery(
         request_id=request_id,

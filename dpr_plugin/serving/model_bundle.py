@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_TOKENS
+from dpr_plugin.data.item_fields import FieldKind, ItemField
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.intent.reader import IntentReader
@@ -35,7 +36,7 @@ from dpr_plugin.manifest import (
     vocabulary_embeddings_path,
     vocabulary_path,
 )
-from dpr_plugin.serving.index.catalogue import title_year
+from dpr_plugin.serving.index.catalogue import export_fields
 from dpr_plugin.serving.lru import LruCache
 from dpr_plugin.tokenizer import PromptTokenizer
 
@@ -63,7 +64,9 @@ class ModelBundle:
         reader: Reads prompts into clauses (the export's vocabulary, titles and years).
         item_vectors: The item table, float [N, D] (row ``i - 1`` is internal id ``i``),
             memory-mapped: item references steer along it.
-        item_years: Each item's year (NaN where its title has none), for soft eras.
+        item_years: Each item's ``year`` field (NaN where it has none), for soft eras;
+            ``None`` when the catalogue declares no numeric ``year``.
+        fields: The catalogue's declared fields and their kinds (``items.json``).
     """
 
     tokenizer: PromptTokenizer
@@ -75,6 +78,7 @@ class ModelBundle:
     reader: IntentReader | None = None
     item_vectors: np.ndarray | None = None
     item_years: np.ndarray | None = None
+    fields: dict[str, FieldKind] = field(default_factory=dict)
     _derived: LruCache[Hashable, tuple[Any]] = field(
         default_factory=lambda: LruCache(DERIVED_ENTRIES), compare=False, repr=False
     )
@@ -122,6 +126,8 @@ class ModelBundle:
             else None
         )
         vectors = _item_vectors(repository, len(ids))
+        declared = export_fields(body, len(ids), meta)
+        years = _years(declared.get("year"))
         return cls(
             tokenizer=PromptTokenizer(tokenizer_path(repository), PROMPT_TOKENS, PROMPT_BUCKETS),
             tags=manifest.tags,
@@ -129,12 +135,18 @@ class ModelBundle:
             internal_ids={item: i + 1 for i, item in enumerate(ids)},
             model_version=manifest.model_version,
             default_strength=manifest.default_strength,
-            reader=_reader(repository, manifest.tags, titles, ids, vectors, popularity),
+            reader=_reader(repository, manifest.tags, titles, ids, vectors, popularity, years),
             item_vectors=vectors,
-            item_years=np.array(
-                [np.nan if (y := title_year(t)) is None else y for t in titles], np.float64
-            ),
+            item_years=years,
+            fields={name: f.kind for name, f in declared.items()},
         )
+
+
+def _years(year: ItemField | None) -> np.ndarray | None:
+    """The ``year`` field as floats (NaN where missing), when it is numeric."""
+    if year is None or year.kind not in ("integer", "float"):
+        return None
+    return np.array([np.nan if y is None else y for y in year.values], np.float64)
 
 
 def _item_vectors(repository: Path, rows: int) -> np.ndarray | None:
@@ -154,6 +166,7 @@ def _reader(
     ids: tuple[str, ...],
     vectors: np.ndarray | None,
     popularity: np.ndarray | None,
+    years: np.ndarray | None,
 ) -> IntentReader:
     """The export's vocabulary (tags' own names when it has none), zero-shot table, titles
     (a name matching several goes to the most interacted-with one; for an export without the
@@ -172,10 +185,9 @@ def _reader(
     prior = popularity
     if prior is None and vectors is not None:
         prior = np.linalg.norm(np.asarray(vectors), axis=1)
-    years = [y for y in (title_year(t) for t in titles) if y is not None]
+    newest = None
+    if years is not None and not np.isnan(years).all():
+        newest = int(np.nanmax(years))
     return IntentReader(
-        vocabulary,
-        TitleIndex(titles, prior, ids) if titles else None,
-        max(years) if years else None,
-        zero_shot,
+        vocabulary, TitleIndex(titles, prior, ids) if titles else None, newest, zero_shot
     )

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from dpr_plugin.data.dataset import SequenceDataset
+from dpr_plugin.data.item_fields import ItemField, fields_from_json, fields_to_json
 from dpr_plugin.errors import CheckpointError, ConfigError
 from dpr_plugin.models.backbone import BackboneConfig, SequentialBackbone
 from dpr_plugin.models.factory import build_backbone
@@ -38,6 +39,8 @@ class Catalogue:
     interactions: list[int] = field(default_factory=list)
     """Per item, its interactions in the dataset (empty for older checkpoints): the prompt
     reader's popularity prior when two titles match a name."""
+    fields: dict[str, ItemField] = field(default_factory=dict)
+    """The catalogue's declared fields (``data/item_fields.py``), one value per item."""
 
     @classmethod
     def of(cls, dataset: SequenceDataset) -> Catalogue:
@@ -51,6 +54,7 @@ class Catalogue:
             list(dataset.item_titles),
             [list(t) for t in dataset.item_tags],
             [int(c) for c in counts[1 : len(dataset.item_ids) + 1]],
+            dict(dataset.item_fields),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -59,6 +63,7 @@ class Catalogue:
         body["tags"] = self.tags
         if self.interactions:
             body["interactions"] = self.interactions
+        body["fields"] = fields_to_json(self.fields)
         return body
 
 
@@ -179,11 +184,16 @@ def load_backbone(directory: Path) -> tuple[SequentialBackbone, Catalogue, dict[
         backbone_config = BackboneConfig.from_dict(config["backbone"])  # type: ignore[arg-type]
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE}: backbone: {exc}") from None
+    try:
+        fields = fields_from_json(items.get("fields", {}), len(items["item_ids"]))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise CheckpointError(f"{directory / ITEMS_FILE}: {exc}") from None
     catalogue = Catalogue(
         items["item_ids"],  # type: ignore[arg-type]
         items["titles"],  # type: ignore[arg-type]
         items["tags"],  # type: ignore[arg-type]
         list(items.get("interactions", [])),  # type: ignore[arg-type, union-attr]
+        fields,
     )
     if len(catalogue.item_ids) != backbone_config.num_items:
         raise CheckpointError(

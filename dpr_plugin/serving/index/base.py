@@ -19,13 +19,12 @@ from dpr_plugin.errors import ConfigError, IndexQueryError
 PayloadValue = str | int | float | list[str] | list[int]
 FieldKind = Literal["keyword", "integer", "float"]
 
-#: Payload fields every index built from an exported catalogue carries, and how they are indexed.
-#: ``title`` is stored for responses but not indexed.
-CATALOGUE_FIELDS: dict[str, FieldKind] = {
-    "item_id": "keyword",
-    "tags": "keyword",
-    "year": "integer",
-}
+#: Payload fields every index built from an exported catalogue carries, and how they are
+#: indexed; an export adds its declared fields (``catalogue.stream_catalogue``). ``title`` is
+#: stored for responses but not indexed.
+BASE_FIELDS: dict[str, FieldKind] = {"item_id": "keyword", "tags": "keyword"}
+#: The payload indexes of a MovieLens-shaped export (the presets declare ``year``).
+CATALOGUE_FIELDS: dict[str, FieldKind] = {**BASE_FIELDS, "year": "integer"}
 
 
 ANN_MODES = ("auto", "exact", "hnsw")

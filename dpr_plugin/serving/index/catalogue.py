@@ -4,10 +4,14 @@
 id ``i``. The exporter drops the padding row (id 0) before saving, so the padding id has no
 row and is never indexed. ``items.json`` holds the platform ids, titles and tags in the same
 order: ``{"item_ids": [...], "titles": [...], "tags": [[...], ...]}`` (and, from newer
-checkpoints, ``"interactions"``: per item, its interactions in the training data).
+checkpoints, ``"interactions"``: per item, its interactions in the training data, and
+``"fields"``: the catalogue's declared fields, ``dpr_plugin/data/item_fields.py``).
 
 Each point's payload: ``item_id`` (the platform id, a string), ``title``, ``tags`` (a list of
-strings) and ``year`` (from a trailing "(1995)" in the title; absent when the title has none).
+strings) and every declared field the item has a value for. ``item_id``, ``tags`` and the
+declared keyword, integer and float fields get payload indexes; text fields are only stored.
+An export written before fields existed (no ``"fields"`` key) gets the one field it had then:
+``year``, from a trailing "(1995)" in the title.
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dpr_plugin.contract import SEQ_BACKBONE
+from dpr_plugin.data.item_fields import ItemField, fields_from_json, indexed_kinds
 from dpr_plugin.errors import DataFormatError
-from dpr_plugin.serving.index.base import IndexedItem, PayloadValue
+from dpr_plugin.serving.index.base import BASE_FIELDS, FieldKind, IndexedItem, PayloadValue
 
 ITEM_TABLE = "items.npy"
 ITEM_META = "items.json"
@@ -45,6 +51,21 @@ def _load_table(path: Path) -> np.ndarray:
     if not np.issubdtype(table.dtype, np.floating):
         raise DataFormatError(path, None, f"expected float embeddings, got {table.dtype}")
     return table
+
+
+def export_fields(meta: dict[str, object], rows: int, where: Path) -> dict[str, ItemField]:
+    """The declared fields of an export's ``items.json`` (already parsed); for an export
+    without them, ``year`` from the titles."""
+    if "fields" not in meta:
+        titles = meta.get("titles")
+        years = tuple(title_year(t) for t in titles) if isinstance(titles, list) else ()
+        if any(y is not None for y in years):
+            return {"year": ItemField("integer", years)}
+        return {}
+    try:
+        return fields_from_json(meta["fields"], rows)
+    except ValueError as exc:
+        raise DataFormatError(where, None, str(exc)) from None
 
 
 def _load_meta(path: Path, rows: int) -> dict[str, list]:
@@ -82,21 +103,36 @@ def _load_meta(path: Path, rows: int) -> dict[str, list]:
 def catalogue_items(repository: Path) -> tuple[list[IndexedItem], int]:
     """Every item of the export as an IndexedItem (a list), and the embedding width; see
     ``stream_catalogue``."""
-    items, dim, _ = stream_catalogue(repository)
-    return list(items), dim
+    catalogue = stream_catalogue(repository)
+    return list(catalogue.items), catalogue.dim
 
 
-def stream_catalogue(repository: Path) -> tuple[Iterator[IndexedItem], int, int]:
-    """The export's items one at a time, the embedding width and the item count.
+@dataclass(frozen=True)
+class ExportedCatalogue:
+    """An export's items as index points.
+
+    Attributes:
+        items: The points (internal ids 1..N in table order), one at a time.
+        dim: D, the embedding width.
+        count: N.
+        fields: The payload fields to index and their kinds (``item_id``, ``tags`` and the
+            declared fields that are not text).
+    """
+
+    items: Iterator[IndexedItem]
+    dim: int
+    count: int
+    fields: dict[str, FieldKind]
+
+
+def stream_catalogue(repository: Path) -> ExportedCatalogue:
+    """The export's items one at a time, with what a build needs to know about them.
 
     The item table is memory-mapped and each point's vector is a view of it, so a build holds
     no second copy of the table (10⁶ x 64 floats is 256 MB).
 
     Args:
         repository: The exported model repository (holding ``seq_backbone/1``).
-
-    Returns:
-        The points (internal ids 1..N in table order), D and N.
 
     Raises:
         DataFormatError: naming the file that is missing or malformed, or whose length
@@ -109,6 +145,7 @@ def stream_catalogue(repository: Path) -> tuple[Iterator[IndexedItem], int, int]
             raise DataFormatError(path, None, "missing (run `dpr export` first)")
     table = _load_table(table_path)
     meta = _load_meta(meta_path, len(table))
+    fields = export_fields(meta, len(table), meta_path)
 
     def items() -> Iterator[IndexedItem]:
         for i, (item_id, title, tags) in enumerate(
@@ -119,9 +156,12 @@ def stream_catalogue(repository: Path) -> tuple[Iterator[IndexedItem], int, int]
                 "title": title,
                 "tags": list(tags),
             }
-            year = title_year(title)
-            if year is not None:
-                payload["year"] = year
+            for name, values in fields.items():
+                value = values.values[i - 1]
+                if value is not None:
+                    payload[name] = value
             yield IndexedItem(i, table[i - 1], payload)
 
-    return items(), int(table.shape[1]), len(table)
+    return ExportedCatalogue(
+        items(), int(table.shape[1]), len(table), {**BASE_FIELDS, **indexed_kinds(fields)}
+    )
