@@ -123,3 +123,19 @@ def test_a_field_the_catalogue_does_not_declare_is_refused_by_name(shop_service)
     with pytest.raises(grpc.RpcError) as error:
         stub.Steer(pb.SteerRequest(user_id="cust-1", must=[text_filter]), timeout=30)
     assert "'description' is not an indexed payload field" in error.value.details()
+
+
+def test_an_amount_in_the_prompt_filters_the_declared_price_field(shop_service) -> None:
+    stub, _ = shop_service
+    answer = stub.Steer(
+        pb.SteerRequest(user_id="cust-5", prompt="cameras under $30", top_k=10,
+                        payload_fields=["category", "price"]),
+        timeout=30,
+    )  # fmt: skip
+    tag, price = answer.understood.clauses
+    assert [t.tag for t in tag.tags] == ["cameras"]
+    assert (price.range_field, price.range.lte, price.source) == ("price", 30.0, "amount")
+    assert price.applied == pb.APPLICATION_FILTERED
+    prices = [dict(i.payload)["price"] for i in answer.items]
+    assert len(prices) == 10 and max(prices) <= 30.0
+    assert sum(dict(i.payload)["category"] == "cameras" for i in answer.items) >= 8

@@ -15,6 +15,8 @@ class Source(Enum):
     """The encoder's similarity to the vocabulary's descriptions and phrases."""
     ERA = "era"
     """An era expression."""
+    AMOUNT = "amount"
+    """A comparison over a declared numeric field ("under $30", "rating of at least 4")."""
     TITLE = "title"
     """A catalogue title after "like", "similar to", ..."""
 

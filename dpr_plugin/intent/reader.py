@@ -16,8 +16,9 @@ Reading happens in three passes over the prompt's tokens:
    embeds it with the frozen encoder and ``finish`` places it by its similarity to each tag's
    description, synonyms and phrases, or leaves it unread.
 
-A negative one-sided range is stored as the positive complement ("nothing older than 2000"
-→ year >= 2000), which a filter applies the same way.
+A negative one-sided era is stored as the positive complement ("nothing older than 2000"
+→ year >= 2000), which a filter applies the same way. A negative amount stays negative (a
+price is not whole: "nothing over $50" excludes price >= 50).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dpr_plugin.intent import cues
+from dpr_plugin.intent.amounts import AmountReader
 from dpr_plugin.intent.clauses import (
     Clause,
     Intent,
@@ -98,6 +100,7 @@ class IntentReader:
             no eras are read.
         zero_shot: Embeddings of the vocabulary's texts; ``None``: rules only.
         range_field: The numeric payload field eras are ranges over.
+        amounts: Reads comparisons over the catalogue's other numeric fields; ``None``: none.
     """
 
     def __init__(
@@ -107,12 +110,14 @@ class IntentReader:
         newest_year: int | None = None,
         zero_shot: ZeroShotTable | None = None,
         range_field: str = "year",
+        amounts: AmountReader | None = None,
     ) -> None:
         self.vocabulary = vocabulary
         self.titles = titles
         self.newest_year = newest_year
         self.zero_shot = zero_shot
         self.range_field = range_field
+        self.amounts = amounts
         # a synonym listed under several tags names all of them ("rom-com")
         self._lexicon: dict[tuple[str, ...], tuple[str, ...]] = {}
         for term in vocabulary.terms:
@@ -255,6 +260,19 @@ class IntentReader:
                         Source.ERA,
                     )
                 )
+        for amount in self.amounts.find(flat(prompt)) if self.amounts is not None else ():
+            if any(amount.start < u.end and u.start < amount.end for u in taken):
+                continue
+            taken.append(
+                _Unit(
+                    "target",
+                    prompt[amount.start : amount.end],
+                    amount.start,
+                    amount.end,
+                    RangeTarget(amount.field, amount.gte, amount.lte),
+                    Source.AMOUNT,
+                )
+            )
         units: list[_Unit] = []
         run: list[Token] = []
         taken.sort(key=lambda u: u.start)
@@ -484,14 +502,14 @@ def _complement(target: RangeTarget) -> RangeTarget | None:
 
 
 def _dedupe(clauses: list[Clause]) -> list[Clause]:
-    """One clause per (polarity, target); a negative one-sided range becomes its positive
+    """One clause per (polarity, target); a negative one-sided era becomes its positive
     complement; a tag both wanted and unwanted keeps its first reading."""
     out: list[Clause] = []
     seen: set[tuple[bool, object]] = set()
     for clause in clauses:
         target = clause.target
-        if clause.negative and isinstance(target, RangeTarget):
-            complement = _complement(target)
+        if clause.negative and isinstance(target, RangeTarget) and clause.source is Source.ERA:
+            complement = _complement(target)  # years are whole: "not before 2000" is >= 2000
             if complement is not None:
                 clause = Clause(
                     clause.text, clause.start, clause.end, False, complement, clause.source

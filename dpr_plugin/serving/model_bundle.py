@@ -19,6 +19,7 @@ from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_TOKENS
 from dpr_plugin.data.item_fields import FieldKind, ItemField
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import ConfigError
+from dpr_plugin.intent.amounts import AmountReader, field_words
 from dpr_plugin.intent.reader import IntentReader
 from dpr_plugin.intent.titles import TitleIndex
 from dpr_plugin.intent.vocabulary import (
@@ -135,7 +136,15 @@ class ModelBundle:
             internal_ids={item: i + 1 for i, item in enumerate(ids)},
             model_version=manifest.model_version,
             default_strength=manifest.default_strength,
-            reader=_reader(repository, manifest.tags, titles, ids, vectors, popularity, years),
+            reader=_reader(
+                repository,
+                manifest.tags,
+                (titles, ids),
+                vectors,
+                popularity,
+                years,
+                tuple(n for n, f in declared.items() if f.kind in ("integer", "float")),
+            ),
             item_vectors=vectors,
             item_years=years,
             fields={name: f.kind for name, f in declared.items()},
@@ -162,15 +171,17 @@ def _item_vectors(repository: Path, rows: int) -> np.ndarray | None:
 def _reader(
     repository: Path,
     tags: tuple[str, ...],
-    titles: list[str],
-    ids: tuple[str, ...],
+    catalogue: tuple[list[str], tuple[str, ...]],
     vectors: np.ndarray | None,
     popularity: np.ndarray | None,
     years: np.ndarray | None,
+    numeric_fields: tuple[str, ...],
 ) -> IntentReader:
     """The export's vocabulary (tags' own names when it has none), zero-shot table, titles
     (a name matching several goes to the most interacted-with one; for an export without the
-    counts, to the largest item vector) and newest year."""
+    counts, to the largest item vector), newest year and the numeric fields amounts are read
+    over (``year`` is read as eras)."""
+    titles, ids = catalogue
     vocabulary = Vocabulary("tag-names", tuple(default_terms(t) for t in tags))
     zero_shot = None
     if vocabulary_path(repository).is_file():
@@ -188,6 +199,11 @@ def _reader(
     newest = None
     if years is not None and not np.isnan(years).all():
         newest = int(np.nanmax(years))
+    amount_fields = tuple(name for name in numeric_fields if name != "year")
     return IntentReader(
-        vocabulary, TitleIndex(titles, prior, ids) if titles else None, newest, zero_shot
+        vocabulary,
+        TitleIndex(titles, prior, ids) if titles else None,
+        newest,
+        zero_shot,
+        amounts=AmountReader(field_words(amount_fields)) if amount_fields else None,
     )
