@@ -303,6 +303,7 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dpr`` with every subcommand (training ones need torch)."""
+    from dpr_plugin.release_cli import add_release_commands
     from dpr_plugin.service_cli import add_service_commands
     from dpr_plugin.settings import add_arguments
     from dpr_plugin.triton_local.server import TritonSettings
@@ -330,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     configs.add_argument("--check", action="store_true", help="exit 2 if a config is stale")
     configs.set_defaults(func=_cmd_triton_configs)
     add_service_commands(sub)
+    add_release_commands(sub)
     return parser
 
 

@@ -16,9 +16,14 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dpr_plugin.errors import DprError
 from dpr_plugin.settings import add_arguments, build
+
+if TYPE_CHECKING:
+    from dpr_plugin.serving.index.base import AnnSettings
+    from dpr_plugin.serving.settings import ServeSettings
 
 INDEX_SETTINGS = ("repository", "index_dir", "qdrant_url", "qdrant_alias")
 """The ServeSettings fields ``dpr index`` takes as flags."""
@@ -28,13 +33,22 @@ HISTORY_SETTINGS = ("history_url", "history_length")
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from dpr_plugin.serving.index.base import AnnSettings
+    from dpr_plugin.serving.settings import ServeSettings
+
+    build_index(build(ServeSettings, args, "serve"), build(AnnSettings, args, "index"))
+    return 0
+
+
+def build_index(settings: ServeSettings, ann: AnnSettings) -> None:
+    """Builds the index of ``settings.repository``'s export where the settings say (the
+    embedded ``index_dir`` or a Qdrant server's ``qdrant_alias``), printing progress, and
+    records the export's model version with the generation."""
+    from dpr_plugin.manifest import Manifest
     from dpr_plugin.serving.index.catalogue import stream_catalogue
     from dpr_plugin.serving.index.edge import peak_rss_mb
     from dpr_plugin.serving.index.factory import open_index_pair
-    from dpr_plugin.serving.settings import ServeSettings
 
-    settings = build(ServeSettings, args, "serve")
-    ann = build(AnnSettings, args, "index")
+    model_version = Manifest.load(Path(settings.repository)).model_version
     catalogue = stream_catalogue(Path(settings.repository))
     count, dim = catalogue.count, catalogue.dim
     search = "HNSW" if ann.uses_hnsw(count) else "exact search"
@@ -54,18 +68,17 @@ def _cmd_index(args: argparse.Namespace) -> int:
             progress,
         )
         try:
-            await builder.build(catalogue.items, dim, catalogue.fields)
+            await builder.build(catalogue.items, dim, catalogue.fields, model_version)
             info = await index.info()
         finally:
             await index.close()
         print(
             f"index {info.generation}: {info.points} items, dim {info.dim}, "
-            f"payload indexes {sorted(info.fields)}"
+            f"payload indexes {sorted(info.fields)}, model {info.model_version}"
         )
 
     asyncio.run(run())
     print(f"built in {time.perf_counter() - started:.1f}s, peak memory {peak_rss_mb():.0f} MB")
-    return 0
 
 
 def _cmd_load_histories(args: argparse.Namespace) -> int:

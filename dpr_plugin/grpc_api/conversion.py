@@ -39,6 +39,7 @@ def steer_response(result: SteerResult) -> pb.SteerResponse:
         served_path=_PATHS[result.served_path],
         fallback_reason=result.fallback_reason,
         model_version=result.model_version,
+        index_generation=result.index_generation,
         history_length=result.history_length,
         unknown_history_items=result.unknown_history_items,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from dpr_plugin.serving.index.base import ItemIndex
 from dpr_plugin.serving.inference.factory import Backends, LaunchedTriton, TritonLauncher
 from dpr_plugin.serving.metrics import ServiceMetrics
 from dpr_plugin.serving.pipeline import SteeringPipeline
+from dpr_plugin.serving.release_switch import ReleaseSwitch
 from dpr_plugin.serving.settings import ServeSettings
 
 log = logging.getLogger("dpr.server")
@@ -81,6 +83,8 @@ class ServerOptions:
         credentials: TLS (or mutual TLS) credentials; ``None`` serves plaintext.
         tokens: The bearer-token check; ``None`` lets calls through without a token.
         work: Where the pipeline's coroutines run (the server's own loop by default).
+        current: The pipeline to answer each call with, read per call (a release switch
+            replaces it); ``None``: always the one ``create_server`` was given.
     """
 
     digest: PromptDigest | None = None
@@ -88,6 +92,7 @@ class ServerOptions:
     credentials: grpc.ServerCredentials | None = None
     tokens: TokenCheck | None = None
     work: WorkRunner = same_loop
+    current: Callable[[], SteeringPipeline] | None = None
 
 
 def _read(setting: str, path: str) -> bytes:
@@ -156,7 +161,7 @@ def create_server(
         options=GRPC_SERVER_OPTIONS,
         maximum_concurrent_rpcs=GRPC_LIMIT_FACTOR * options.max_in_flight,
     )
-    servicer = SteeringServicer(pipeline, options.digest, options.work)
+    servicer = SteeringServicer(pipeline, options.digest, options.work, options.current)
     server.add_generic_rpc_handlers((steering_handler(servicer, options.max_in_flight),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -227,6 +232,8 @@ class SteeringServer:
         self._worker: WorkerLoop | None = None
         self._health = DrainingHealthServicer()
         self._metrics_http: object | None = None
+        self.releases: ReleaseSwitch | None = None
+        self._watch: Awaitable[None] | None = None
 
     @property
     def pipeline(self) -> SteeringPipeline | None:
@@ -245,18 +252,24 @@ class SteeringServer:
         try:
             options = server_options(self.settings)  # before anything starts: files, host rule
             self._worker = WorkerLoop()
-            self.components = await self._worker.run(
-                build_components(
-                    self.settings, self.metrics, self.launcher, backends, index, history
+            if self.settings.releases:
+                self.releases = ReleaseSwitch(
+                    self.settings, self.metrics, self.launcher, self._serve_components
                 )
-            )
+                self.components = await self._worker.run(self.releases.start(history))
+            else:
+                self.components = await self._worker.run(
+                    build_components(
+                        self.settings, self.metrics, self.launcher, backends, index, history
+                    )
+                )
             host, port = self.settings.host, self.settings.port
             self._server, self.port = create_server(
                 self.components.pipeline,
                 host,
                 port,
                 self._health,
-                dataclasses.replace(options, work=self._worker.run),
+                dataclasses.replace(options, work=self._worker.run, current=self._pipeline),
             )
             await self._server.start()
             if self.settings.metrics_port >= 0:
@@ -266,6 +279,8 @@ class SteeringServer:
             launched = self.components.backends.launched
             if launched is not None:
                 await self._worker.run(_supervise(launched))
+            if self.releases is not None:
+                self._watch = self._worker.run(self.releases.run())
             for name in ("", SERVICE_NAME):
                 await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         except BaseException:
@@ -281,6 +296,14 @@ class SteeringServer:
         )
         return self.port
 
+    def _serve_components(self, components: ServingComponents) -> None:
+        """A release switch's new parts: every call from now on goes to their pipeline."""
+        self.components = components
+
+    def _pipeline(self) -> SteeringPipeline:
+        assert self.components is not None
+        return self.components.pipeline
+
     async def wait(self) -> None:
         """Blocks until the server stops."""
         if self._server is not None:
@@ -294,6 +317,11 @@ class SteeringServer:
             drain = self.settings.drain_s if drain_s is None else drain_s
             await drain_and_stop(server, self._health, drain, self.settings.grace_s)
         await self._health.enter_graceful_shutdown()
+        if self._watch is not None:
+            self._watch.cancel()  # type: ignore[attr-defined]  # a future of this loop
+            self._watch = None
+        if self.releases is not None and self._worker is not None:
+            await self._worker.run(self.releases.close())
         if self.components is not None and self._worker is not None:
             await self._worker.run(self.components.close())
             self.components = None

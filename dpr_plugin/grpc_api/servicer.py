@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 import grpc
 from prometheus_client import Counter
@@ -25,6 +26,7 @@ from dpr_plugin.grpc_api.status import status_of
 from dpr_plugin.grpc_api.validation import append_request, steer_query
 from dpr_plugin.grpc_api.worker_loop import WorkRunner, same_loop
 from dpr_plugin.serving.pipeline import SteeringPipeline
+from dpr_plugin.serving.steer_query import SteerQuery, SteerResult
 
 log = logging.getLogger("dpr.grpc")
 
@@ -37,6 +39,8 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         digest: Names prompts in the access log.
         work: Where the pipeline's coroutines run (``worker_loop``): the pipeline's own loop
             when that is not the one taking calls.
+        current: Gives the pipeline to use, read per call (``release_switch``); ``None``:
+            always ``pipeline``. A call runs wholly on the pipeline it starts on.
     """
 
     def __init__(
@@ -44,11 +48,18 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         pipeline: SteeringPipeline,
         digest: PromptDigest | None = None,
         work: WorkRunner = same_loop,
+        current: Callable[[], SteeringPipeline] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.metrics = pipeline.metrics
         self.digest = digest or PromptDigest()
         self.work = work
+        self.current = current or (lambda: self.pipeline)
+
+    async def _steer(self, query: SteerQuery, deadline: float | None) -> SteerResult:
+        # runs where the work runs: the pipeline is picked there, in the same step that
+        # counts the call in its in_flight (what a release switch waits on)
+        return await self.current().steer(query, deadline)
 
     async def _fail(
         self,
@@ -72,12 +83,12 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         # the client's id, as a log may show it (validation rejects a malformed one after this)
         request_id = log_safe(request.request_id) or uuid.uuid4().hex
         try:
-            bundle = self.pipeline.bundle
+            bundle = self.current().bundle
             query = steer_query(request, bundle.tags, bundle.fields)
             query_id = query.request_id
             remaining = context.time_remaining()
             deadline = None if remaining is None else time.monotonic() + remaining
-            result = await self.work(self.pipeline.steer(query, deadline))
+            result = await self.work(self._steer(query, deadline))
         except asyncio.CancelledError:  # the client's deadline expired or it went away
             self.metrics.cancelled.labels("Steer").inc()
             raise
@@ -102,7 +113,7 @@ class SteeringServicer(pb_grpc.SteeringServiceServicer):
         """Records events in the history store."""
         try:
             user_id, items, key = append_request(request)
-            length = await self.work(self.pipeline.history.append(user_id, items, key))
+            length = await self.work(self.current().history.append(user_id, items, key))
         except asyncio.CancelledError:
             self.metrics.cancelled.labels("AppendInteractions").inc()
             raise

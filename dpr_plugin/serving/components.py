@@ -36,9 +36,12 @@ class ServingComponents:
     metrics: ServiceMetrics
     pipeline: SteeringPipeline
 
-    async def close(self) -> None:
+    async def close(self, keep_history: bool = False) -> None:
+        """Releases every part (the history store too, unless ``keep_history``: a release
+        switch shares it between the releases' parts)."""
         await self.pipeline.close()
-        await self.history.close()
+        if not keep_history:
+            await self.history.close()
         await self.index.close()
         await self.backends.close()
 
@@ -51,7 +54,8 @@ async def build_components(
     index: ItemIndex | None = None,
     history: HistoryStore | None = None,
 ) -> ServingComponents:
-    """Builds (or takes) every part; on failure, closes what was already built.
+    """Builds (or takes) every part; on failure, closes what it had built (not a part it
+    was given).
 
     Args:
         settings: The service's settings.
@@ -76,18 +80,19 @@ async def build_components(
                 launcher,
                 lambda outcome: metrics.triton_restarts.labels(outcome).inc(),
             )
-        opened.append(backends)
+            opened.append(backends)
         if index is None:
             index = open_index(
                 settings.qdrant_url,
                 settings.qdrant_alias,
                 Path(settings.index_dir),
                 settings.index_timeout_ms / 1000,
+                bundle.model_version,
             )
-        opened.append(index)
+            opened.append(index)
         if history is None:
             history = open_history_store(settings.history_url, settings.history_length)
-        opened.append(history)
+            opened.append(history)
         await _check_index(index, settings)
     except BaseException:
         for part in reversed(opened):

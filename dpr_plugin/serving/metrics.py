@@ -90,6 +90,19 @@ class ServiceMetrics:
             ["tag", "polarity"],
             registry=self.registry,
         )
+        self.release_switches = Counter(
+            "dpr_release_switches",
+            "Releases the service was pointed at, by outcome (switched; refused: not complete, "
+            "or its index built from another model; the previous release kept serving)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.release = Gauge(
+            "dpr_release",
+            "1 for the release being served (its number and model version), 0 for earlier ones",
+            ["release", "model_version"],
+            registry=self.registry,
+        )
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         """Records one request's stage latencies (milliseconds)."""

@@ -166,6 +166,7 @@ class SteeringPipeline:
         self.history = history
         self.metrics = metrics or ServiceMetrics()
         self.settings = settings or PipelineSettings()
+        self.in_flight = 0
         self._fallback_log = RateLimitedLog(log, self.settings.fallback_log_interval_s)
         self._fallback_slots: asyncio.Semaphore | None = None
         self._intents: LruCache[str, Intent] = LruCache(INTENT_CACHE_ENTRIES)
@@ -181,6 +182,7 @@ class SteeringPipeline:
 
     async def steer(self, query: SteerQuery, deadline: float | None = None) -> SteerResult:
         """Answers one request; ``deadline`` is a ``time.monotonic()`` instant or ``None``.
+        ``in_flight`` counts the calls being answered (a release switch waits for them).
 
         Raises:
             UserNotFoundError: Unknown user and no prompt.
@@ -189,6 +191,13 @@ class SteeringPipeline:
             BackendUnavailableError: No backend could compute even the unsteered vector.
             DeadlineExceededError: The deadline passed.
         """
+        self.in_flight += 1
+        try:
+            return await self._steer(query, deadline)
+        finally:
+            self.in_flight -= 1
+
+    async def _steer(self, query: SteerQuery, deadline: float | None) -> SteerResult:
         clock = _Clock(deadline)
         raw_history = query.history
         if raw_history is None:
@@ -281,6 +290,7 @@ class SteeringPipeline:
             unknown_history_items=len(raw_history) - len(known),
             fallback_reason=fallback_reason,
             timings_ms=clock.timings,
+            index_generation=getattr(getattr(self.index, "last_info", None), "generation", ""),
         )
 
     def _rules_only(

@@ -56,6 +56,11 @@ class ServeSettings:
         user_vectors: Backbone vectors kept, keyed by the exact history they came from, so
             that a user's next call with an unchanged history (the next prompt of a session)
             skips the backbone; 0 keeps none.
+        releases: A releases directory (``serving/releases.py``): serve its current release
+            (its export and index, instead of ``repository`` and ``index_dir``) and switch
+            to another one when ``dpr release activate`` / ``rollback`` points there, without
+            a restart. Needs the in-process runtime or the local Triton.
+        release_poll_s: How often the releases pointer is read.
     """
 
     host: str = "127.0.0.1"
@@ -83,6 +88,8 @@ class ServeSettings:
     log_digest_key: str = ""
     era_mode: str = "hard"
     user_vectors: int = 10_000
+    releases: str = ""
+    release_poll_s: float = 1.0
 
     def __post_init__(self) -> None:
         require_positive(self, "history_length", "max_in_flight", "max_fallbacks_in_flight")
@@ -104,3 +111,10 @@ class ServeSettings:
             raise ConfigError(f"user_vectors: must be >= 0, got {self.user_vectors}")
         if self.in_process and self.triton_url:
             raise ConfigError("in_process: cannot be combined with triton_url")
+        if self.releases and self.triton_url:
+            raise ConfigError(
+                "releases: a Triton at triton_url serves the one repository it loaded; releases "
+                "switch the local Triton or the in-process runtime"
+            )
+        if self.release_poll_s <= 0:
+            raise ConfigError(f"release_poll_s: must be > 0, got {self.release_poll_s}")

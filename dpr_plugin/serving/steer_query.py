@@ -147,3 +147,5 @@ class SteerResult:
     unknown_history_items: int
     fallback_reason: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    index_generation: str = ""
+    """The index generation the items came from (built from ``model_version``'s export)."""

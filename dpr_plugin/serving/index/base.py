@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from dpr_plugin.errors import ConfigError, IndexQueryError
+from dpr_plugin.errors import ConfigError, IndexQueryError, IndexUnavailableError
 
 PayloadValue = str | int | float | list[str] | list[int]
 FieldKind = Literal["keyword", "integer", "float"]
@@ -225,13 +225,25 @@ class Hit:
 
 @dataclass(frozen=True)
 class IndexInfo:
-    """What is being served: point count, dimension, the build's generation name and the
-    indexed payload fields."""
+    """What is being served: point count, dimension, the build's generation name, the
+    indexed payload fields and the model version of the export it was built from (``""`` for
+    a generation built before versions were recorded)."""
 
     points: int
     dim: int
     generation: str
     fields: dict[str, FieldKind]
+    model_version: str = ""
+
+
+def check_model_version(info: IndexInfo, expected: str, where: str) -> None:
+    """IndexUnavailableError when ``info``'s generation was built from another model than
+    ``expected`` (both known): its item vectors do not belong to the served models."""
+    if expected and info.model_version and info.model_version != expected:
+        raise IndexUnavailableError(
+            f"{where}: generation {info.generation} was built from model {info.model_version}, "
+            f"the service serves model {expected}"
+        )
 
 
 class ItemIndex(Protocol):
@@ -264,9 +276,14 @@ class IndexBuilder(Protocol):
     """Builds a new generation of the index and switches readers to it atomically."""
 
     async def build(
-        self, items: Iterable[IndexedItem], dim: int, fields: Mapping[str, FieldKind]
+        self,
+        items: Iterable[IndexedItem],
+        dim: int,
+        fields: Mapping[str, FieldKind],
+        model_version: str = "",
     ) -> str:
         """Writes every item into a fresh generation with a payload index per field, then makes
         it the served one in one atomic step; returns the generation name. A failed build leaves
-        the previous generation served and removes its own partial files."""
+        the previous generation served and removes its own partial files. ``model_version``
+        (the export's) is recorded with the generation."""
         ...

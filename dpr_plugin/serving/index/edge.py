@@ -58,6 +58,7 @@ from dpr_plugin.serving.index.base import (
     Range,
     SearchFilter,
     check_filter_fields,
+    check_model_version,
     check_query,
     to_hits,
     validate_item,
@@ -157,7 +158,11 @@ class EdgeIndexBuilder:
         self.progress = progress
 
     async def build(
-        self, items: Iterable[IndexedItem], dim: int, fields: Mapping[str, FieldKind]
+        self,
+        items: Iterable[IndexedItem],
+        dim: int,
+        fields: Mapping[str, FieldKind],
+        model_version: str = "",
     ) -> str:
         """Writes a complete generation, then serves it; see the module docstring.
 
@@ -167,6 +172,7 @@ class EdgeIndexBuilder:
             items: The points; ids >= 1 and unique, finite float vectors of shape [dim].
             dim: Embedding width.
             fields: Payload fields to index, with their kinds.
+            model_version: The model version of the export the items come from (recorded).
 
         Returns:
             The new generation's name.
@@ -189,6 +195,7 @@ class EdgeIndexBuilder:
                 "dim": dim,
                 "points": points,
                 "fields": dict(fields),
+                "model_version": model_version,
                 "index": "hnsw" if hnsw else "exact",
                 "hnsw_ef": self.ann.hnsw_ef,
                 "quantization": self.ann.quantization,
@@ -318,10 +325,17 @@ class EdgeItemIndex:
         reload_interval_s: How often, at most, a search reads ``CURRENT`` to notice a rebuild.
         hnsw_ef: Search candidates on a graph, instead of the ``hnsw_ef`` the generation
             recorded (to tune recall against latency without a rebuild).
+        model_version: The served export's model version: a generation recorded as built
+            from another model is never opened (at start: unavailable; on a rebuild: the
+            previous generation stays served, and the log says why).
     """
 
     def __init__(
-        self, root: Path, reload_interval_s: float = 1.0, hnsw_ef: int | None = None
+        self,
+        root: Path,
+        reload_interval_s: float = 1.0,
+        hnsw_ef: int | None = None,
+        model_version: str = "",
     ) -> None:
         if reload_interval_s < 0:
             raise ConfigError(f"reload_interval_s: must be >= 0, got {reload_interval_s}")
@@ -330,6 +344,9 @@ class EdgeItemIndex:
         self.root = Path(root)
         self.reload_interval_s = reload_interval_s
         self.hnsw_ef = hnsw_ef
+        self.model_version = model_version
+        self.last_info: IndexInfo | None = None
+        """The generation the latest search ran on."""
         self._lock = threading.Lock()  # guards _current, reference counts and _closed
         self._reload_lock = threading.Lock()  # one opener at a time
         self._current: _Generation | None = None
@@ -341,7 +358,13 @@ class EdgeItemIndex:
         directory = self.root / GENERATIONS / name
         try:
             meta = json.loads((directory / META).read_text())
-            info = IndexInfo(int(meta["points"]), int(meta["dim"]), name, dict(meta["fields"]))
+            info = IndexInfo(
+                int(meta["points"]),
+                int(meta["dim"]),
+                name,
+                dict(meta["fields"]),
+                str(meta.get("model_version", "")),
+            )
             params = None
             if meta.get("index") == "hnsw":  # older generations are exact and say nothing
                 rescore = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
@@ -398,6 +421,11 @@ class EdgeItemIndex:
         if current is not None and current.info.generation == name:
             return
         fresh = self._open(name)  # fully open before anyone can see it
+        try:
+            check_model_version(fresh.info, self.model_version, f"index {self.root}")
+        except IndexUnavailableError:
+            fresh.shard.close()
+            raise
         with self._lock:
             if self._closed:
                 fresh.retired = True
@@ -456,6 +484,7 @@ class EdgeItemIndex:
         generation = self._acquire()
         try:
             info = generation.info
+            self.last_info = info
             vectors = check_query(vectors, limit, info.dim)
             query_filter = edge_filter(where, info.fields)
             payload: bool | list[str] = list(payload_fields) if payload_fields else False

@@ -9,7 +9,13 @@ from pathlib import Path
 from dpr_plugin.serving.index.base import AnnSettings, IndexBuilder, ItemIndex
 
 
-def open_index(qdrant_url: str, qdrant_alias: str, index_dir: Path, timeout_s: float) -> ItemIndex:
+def open_index(
+    qdrant_url: str,
+    qdrant_alias: str,
+    index_dir: Path,
+    timeout_s: float,
+    model_version: str = "",
+) -> ItemIndex:
     """The reader of the index the settings name (nothing is contacted yet).
 
     Args:
@@ -18,15 +24,18 @@ def open_index(qdrant_url: str, qdrant_alias: str, index_dir: Path, timeout_s: f
         qdrant_alias: Collection alias a server index is served under.
         index_dir: The embedded index's directory.
         timeout_s: Longest a server search may take.
+        model_version: The served export's; a generation built from another model is never
+            searched.
     """
     if qdrant_url:
         from dpr_plugin.serving.index.server import connect_server_index
 
         index, _ = connect_server_index(qdrant_url, qdrant_alias, timeout_s)
+        index.model_version = model_version
         return index
     from dpr_plugin.serving.index.edge import EdgeItemIndex
 
-    return EdgeItemIndex(Path(index_dir))
+    return EdgeItemIndex(Path(index_dir), model_version=model_version)
 
 
 def open_index_pair(

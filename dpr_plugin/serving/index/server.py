@@ -45,6 +45,7 @@ from dpr_plugin.serving.index.base import (
     Range,
     SearchFilter,
     check_filter_fields,
+    check_model_version,
     check_query,
     to_hits,
     validate_item,
@@ -150,7 +151,11 @@ class ServerIndexBuilder:
         self._ours = re.compile(re.escape(alias) + "_(" + GENERATION_PATTERN.pattern + ")")
 
     async def build(
-        self, items: Iterable[IndexedItem], dim: int, fields: Mapping[str, FieldKind]
+        self,
+        items: Iterable[IndexedItem],
+        dim: int,
+        fields: Mapping[str, FieldKind],
+        model_version: str = "",
     ) -> str:
         """Writes a complete collection, then points the alias at it in one call.
 
@@ -158,6 +163,8 @@ class ServerIndexBuilder:
             items: The points; ids >= 1 and unique, finite float vectors of shape [dim].
             dim: Embedding width.
             fields: Payload fields to index, with their kinds.
+            model_version: The model version of the export the items come from (recorded in
+                the collection's metadata).
 
         Returns:
             The new generation's name (the collection is ``<alias>_<generation>``).
@@ -197,6 +204,7 @@ class ServerIndexBuilder:
                     "dim": dim,
                     "fields": dict(fields),
                     "generation": generation,
+                    "model_version": model_version,
                     "index": "exact",
                     "hnsw_ef": ann.hnsw_ef,
                     "quantization": ann.quantization,
@@ -207,7 +215,7 @@ class ServerIndexBuilder:
         try:
             points = await self._fill(name, items, dim, fields)
             if ann.uses_hnsw(points):
-                await self._build_graph(name, dim, fields, generation)
+                await self._build_graph(name, dim, fields, (generation, model_version))
             operations: list[qm.AliasOperations] = []
             if previous is not None:
                 operations.append(
@@ -230,11 +238,12 @@ class ServerIndexBuilder:
         return generation
 
     async def _build_graph(
-        self, name: str, dim: int, fields: Mapping[str, FieldKind], generation: str
+        self, name: str, dim: int, fields: Mapping[str, FieldKind], record: tuple[str, str]
     ) -> None:
         """Gives the filled collection its HNSW parameters (payload links included, the
         payload indexes exist by now) and waits for the server to build the graph."""
         ann = self.ann
+        generation, model_version = record
         await _guarded(
             self.client.update_collection(
                 name,
@@ -246,6 +255,7 @@ class ServerIndexBuilder:
                     "dim": dim,
                     "fields": dict(fields),
                     "generation": generation,
+                    "model_version": model_version,
                     "index": "hnsw",
                     "hnsw_ef": ann.hnsw_ef,
                     "quantization": ann.quantization,
@@ -317,6 +327,8 @@ class ServerItemIndex:
         where: How to name the server in error messages (its URL).
         refresh_interval_s: How often, at most, the alias is resolved again to learn the
             served generation's dim and indexed fields.
+        model_version: The served export's model version: a generation recorded as built
+            from another model is refused (IndexUnavailableError) instead of searched.
     """
 
     def __init__(
@@ -325,6 +337,7 @@ class ServerItemIndex:
         alias: str = "dpr_items",
         where: str = "",
         refresh_interval_s: float = 1.0,
+        model_version: str = "",
     ) -> None:
         if refresh_interval_s < 0:
             raise ConfigError(f"refresh_interval_s: must be >= 0, got {refresh_interval_s}")
@@ -332,6 +345,9 @@ class ServerItemIndex:
         self.alias = alias
         self.where = f"qdrant {where or 'client'} alias {alias!r}"
         self.refresh_interval_s = refresh_interval_s
+        self.model_version = model_version
+        self.last_info: IndexInfo | None = None
+        """The generation the latest search ran on."""
         self._generations: dict[str, IndexInfo] = {}  # collection name -> its info
         self._params: qm.SearchParams | None = None
         self._served: IndexInfo | None = None
@@ -359,9 +375,16 @@ class ServerItemIndex:
                 if str(schema.data_type) in _KINDS
             } or dict(meta.get("fields", {}))
             generation = name.removeprefix(f"{self.alias}_")
-            info = IndexInfo(collection.points_count or 0, vectors.size, generation, fields)
+            info = IndexInfo(
+                collection.points_count or 0,
+                vectors.size,
+                generation,
+                fields,
+                str(meta.get("model_version", "")),
+            )
             self._generations = {name: info}  # one generation served at a time
             self._params = _search_params(meta)
+        check_model_version(info, self.model_version, self.where)
         self._served = info
         self._resolved_at = time.monotonic()
         return info
@@ -402,6 +425,7 @@ class ServerItemIndex:
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         info = await self._served_info(deadline)
+        self.last_info = info
         vectors = check_query(vectors, limit, info.dim)
         query_filter = server_filter(where, info.fields)
         requests = [

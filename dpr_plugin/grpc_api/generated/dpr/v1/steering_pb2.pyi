@@ -205,7 +205,7 @@ class Understanding(_message.Message):
     def __init__(self, polarity: _Optional[_Union[Polarity, str]] = ..., negative_probability: _Optional[float] = ..., tags: _Optional[_Iterable[_Union[TagScore, _Mapping]]] = ..., expert_weights: _Optional[_Iterable[float]] = ..., expert_names: _Optional[_Iterable[str]] = ..., hard_filtered_tags: _Optional[_Iterable[str]] = ..., strength: _Optional[float] = ..., clauses: _Optional[_Iterable[_Union[Clause, _Mapping]]] = ..., unread: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SteerResponse(_message.Message):
-    __slots__ = ("request_id", "items", "understood", "served_path", "fallback_reason", "model_version", "history_length", "unknown_history_items")
+    __slots__ = ("request_id", "items", "understood", "served_path", "fallback_reason", "model_version", "history_length", "unknown_history_items", "index_generation")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     UNDERSTOOD_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +214,7 @@ class SteerResponse(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     HISTORY_LENGTH_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_HISTORY_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_GENERATION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     items: _containers.RepeatedCompositeFieldContainer[ScoredItem]
     understood: Understanding
@@ -222,7 +223,8 @@ class SteerResponse(_message.Message):
     model_version: str
     history_length: int
     unknown_history_items: int
-    def __init__(self, request_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ScoredItem, _Mapping]]] = ..., understood: _Optional[_Union[Understanding, _Mapping]] = ..., served_path: _Optional[_Union[ServedPath, str]] = ..., fallback_reason: _Optional[str] = ..., model_version: _Optional[str] = ..., history_length: _Optional[int] = ..., unknown_history_items: _Optional[int] = ...) -> None: ...
+    index_generation: str
+    def __init__(self, request_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ScoredItem, _Mapping]]] = ..., understood: _Optional[_Union[Understanding, _Mapping]] = ..., served_path: _Optional[_Union[ServedPath, str]] = ..., fallback_reason: _Optional[str] = ..., model_version: _Optional[str] = ..., history_length: _Optional[int] = ..., unknown_history_items: _Optional[int] = ..., index_generation: _Optional[str] = ...) -> None: ...
 
 class AppendInteractionsRequest(_message.Message):
     __slots__ = ("user_id", "item_ids", "idempotency_key")
