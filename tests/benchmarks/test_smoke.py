@@ -68,6 +68,11 @@ SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
         "large_catalogue/large_catalogue.json",
         {"full_per_step", "sampled_per_step", "sampled_1e6_items"},
     ),
+    "cold_items": (
+        [],
+        "cold_items/cold_items.json",
+        {"protocol", "reference", "heldout", "not_indexed", "steering", "summary"},
+    ),
 }
 # Served from an exported repository: they start ``dpr serve`` / a tritonserver.
 SERVICE_SMOKES: dict[str, tuple[list[str], str, set[str]]] = {
