@@ -2,10 +2,13 @@
 
 ```
 <releases>/releases.json     {"current": "2", "previous": "1"}  (replaced atomically)
-<releases>/1/                an export (dpr export's repository: models, manifest, items)
+<releases>/1/repository/     an export (dpr export's repository: models, manifest, items)
 <releases>/1/index/          its embedded index (or, on a Qdrant server, alias <alias>-1)
 <releases>/2/ ...
 ```
+
+(The index sits beside the repository, not in it: Triton would take a folder of the
+repository for a model.)
 
 A release is the unit that changes: its models and the index built from its item table go
 together. ``dpr release add`` copies an export into the next number and builds its index;
@@ -30,6 +33,7 @@ from dpr_plugin.manifest import MANIFEST_FILE, Manifest
 from dpr_plugin.serving.settings import ServeSettings
 
 POINTER = "releases.json"
+REPOSITORY_DIR = "repository"
 INDEX_DIR = "index"
 
 
@@ -38,13 +42,18 @@ class Release:
     """One numbered release: its export and where its index is."""
 
     number: str
-    repository: Path
+    folder: Path
     model_version: str
+
+    @property
+    def repository(self) -> Path:
+        """Its export."""
+        return self.folder / REPOSITORY_DIR
 
     @property
     def index_dir(self) -> Path:
         """Its embedded index."""
-        return self.repository / INDEX_DIR
+        return self.folder / INDEX_DIR
 
     def alias(self, base: str) -> str:
         """Its collection alias on a Qdrant server."""
@@ -76,10 +85,13 @@ class ReleaseStore:
 
     def release(self, number: str) -> Release:
         """Release ``number``; ConfigError naming it when it is not a complete export."""
-        repository = self.root / str(number)
+        folder = self.root / str(number)
+        repository = folder / REPOSITORY_DIR
         if not (repository / MANIFEST_FILE).is_file():
-            raise ConfigError(f"releases: {repository} is not a release (no {MANIFEST_FILE})")
-        return Release(str(number), repository, Manifest.load(repository).model_version)
+            raise ConfigError(
+                f"releases: {folder} is not a release (no {repository}/{MANIFEST_FILE})"
+            )
+        return Release(str(number), folder, Manifest.load(repository).model_version)
 
     def pointer(self) -> dict[str, str]:
         """``{"current": N, "previous": M}`` (either may be absent)."""
@@ -112,14 +124,7 @@ class ReleaseStore:
         number = str(int(numbers[-1]) + 1 if numbers else 1)
         staging = Path(tempfile.mkdtemp(prefix=f".{number}.", dir=self.root))
         try:
-            # an export's own index folder is not copied: a release's index is built for it
-            top = Path(export).resolve()
-            shutil.copytree(
-                export,
-                staging,
-                dirs_exist_ok=True,
-                ignore=lambda d, names: [INDEX_DIR] if Path(d).resolve() == top else [],
-            )
+            shutil.copytree(export, staging / REPOSITORY_DIR)
             os.rename(staging, self.root / number)  # fails if the number was taken meanwhile
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

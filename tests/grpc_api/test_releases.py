@@ -27,7 +27,7 @@ PROMPTS = ["", "more comedies", "no dramas", "80s action"]
 def _recalibrated(export: Path, out: Path) -> Path:
     """A second export of the same models with other default strengths: another release
     (another model version) without training again."""
-    shutil.copytree(export, out, ignore=shutil.ignore_patterns("index"))
+    shutil.copytree(export, out)
     manifest = Manifest.load(out)
     strength = dataclasses.replace(manifest.default_strength, source="recalibrated for a test")
     moved = dataclasses.replace(manifest, default_strength=strength)
