@@ -158,7 +158,9 @@ def _cmd_train_steering(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from dpr_plugin.export.run import run_export
 
-    manifest = run_export(args.backbone, args.steering, args.repository, args.seed, args.vocabulary)
+    manifest = run_export(
+        args.backbone, args.steering, args.repository, args.seed, args.vocabulary, args.cold_items
+    )
     print(json.dumps(manifest.parity_max_abs_diff, indent=2))
     print(f"model version {manifest.model_version} written to {args.repository}")
     return 0
@@ -297,6 +299,12 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="the prompt reader's catalogue vocabulary: a TOML file, a bundled one (movielens, "
         "mind) or auto (the bundled one that describes the tags); see docs/prompts.md",
+    )
+    export.add_argument(
+        "--cold-items",
+        default="",
+        help="a dataset (mapping:FILE, bundled, a preset) whose items without interactions are "
+        "exported as cold items, placed by their tags (docs/your_catalogue.md)",
     )
     export.set_defaults(func=_cmd_export)
 

@@ -17,6 +17,8 @@ import numpy as np
 CATEGORIES = ("audio", "cameras", "kitchen", "outdoor", "toys", "books")
 BRANDS = ("Acme", "Borealis", "Cobalt", "Dunmore", "Everly", "Fennick")
 PRODUCTS = 180
+NEW_PRODUCTS = 18
+"""Listed after the purchases were collected: no events (cold items)."""
 CUSTOMERS = 160
 PURCHASES = 30
 
@@ -62,7 +64,11 @@ def write_shop(folder: Path, seed: int = 0) -> Path:
     with (folder / "products.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["sku", "name", "brand", "price", "category", "description"])
-        for sku, name, brand, price, category in products:
+        new = [
+            (f"NEW-{k:03d}", f"Acme {c} novelty {k}", "Acme", 19.99, c)
+            for k, c in enumerate(CATEGORIES[k % len(CATEGORIES)] for k in range(NEW_PRODUCTS))
+        ]
+        for sku, name, brand, price, category in [*products, *new]:
             writer.writerow(
                 [sku, name, brand, price, category, f"A {category} product, by {brand}"]
             )

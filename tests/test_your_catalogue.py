@@ -2,7 +2,8 @@
 the generated shop (Parquet purchases, products with brand, price, category and a text field)
 → ``dpr train`` → ``dpr train-steering`` (tags = category) → ``dpr export`` → ``dpr index`` →
 ``dpr load-histories`` → ``dpr serve`` (its own process) → ``Steer`` over gRPC with a prompt
-naming a category, ``must`` on brand and a price range."""
+naming a category, ``must`` on brand and a price range; products listed without any purchase
+are exported as cold items (``--cold-items``)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def shop_service(tmp_path_factory: pytest.TempPathFactory):
                  "--align-steps", "200"]) == 0  # fmt: skip
     assert main(["triton-configs", "--repository", str(repo)]) == 0
     assert main(["export", "--backbone", str(root / "backbone"),
-                 "--steering", str(root / "steering"), "--repository", str(repo)]) == 0  # fmt: skip
+                 "--steering", str(root / "steering"), "--repository", str(repo),
+                 "--cold-items", spec]) == 0  # fmt: skip
     assert main(["index", "--repository", str(repo), "--index-dir", str(index)]) == 0
     assert main(["load-histories", "--dataset", spec, "--history-url", str(history)]) == 0
     ready = root / "serve.port"
@@ -139,3 +141,19 @@ def test_an_amount_in_the_prompt_filters_the_declared_price_field(shop_service) 
     prices = [dict(i.payload)["price"] for i in answer.items]
     assert len(prices) == 10 and max(prices) <= 30.0
     assert sum(dict(i.payload)["category"] == "cameras" for i in answer.items) >= 8
+
+
+def test_products_without_purchases_are_served_as_cold_items(shop_service) -> None:
+    stub, _ = shop_service
+    cold = pb.FieldCondition(field="cold", any_of_integers=pb.IntegerValues(values=[1]))
+    answer = stub.Steer(
+        pb.SteerRequest(user_id="cust-2", prompt="more cameras", top_k=3, must=[cold],
+                        payload_fields=["category", "cold"]),
+        timeout=30,
+    )  # fmt: skip
+    assert [i.item_id[:4] for i in answer.items] == ["NEW-"] * 3
+    assert sum(dict(i.payload)["category"] == "cameras" for i in answer.items) >= 2
+    # a cold item in a history is not read by the model (it does not know it)
+    history = pb.InlineHistory(item_ids=["SKU-0001", "NEW-000"])
+    answer = stub.Steer(pb.SteerRequest(user_id="cust-2", history=history), timeout=30)
+    assert (answer.history_length, answer.unknown_history_items) == (1, 1)

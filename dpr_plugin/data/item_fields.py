@@ -20,8 +20,11 @@ from typing import Literal, cast
 FieldKind = Literal["keyword", "integer", "float", "text"]
 FIELD_KINDS: tuple[FieldKind, ...] = ("keyword", "integer", "float", "text")
 INDEXED_KINDS: tuple[FieldKind, ...] = ("keyword", "integer", "float")
+COLD_FIELD = "cold"
+"""An export's integer field: 1 for an item indexed from its tags alone (it arrived after
+training, ``dpr export --cold-items``), 0 for a trained one."""
 RESERVED = ("item_id", "title", "tags")
-"""Payload names every item already has; a declared field may not take them."""
+"""Payload names every item already has; a field may not take them."""
 
 FieldValue = str | int | float | list[str] | None
 
@@ -48,12 +51,15 @@ def check_kind(where: str, kind: object) -> FieldKind:
     return cast(FieldKind, kind)
 
 
-def check_name(where: str, name: object) -> str:
-    """A field name: a non-empty identifier-like string that is not reserved."""
+def check_name(where: str, name: object, declared: bool = False) -> str:
+    """A field name: a non-empty identifier-like string that is not reserved (nor, for a
+    field a mapping ``declared``, the export's own ``cold``)."""
     if not isinstance(name, str) or not name or not name.replace("_", "a").isalnum():
         raise ValueError(f"{where}: a field name is letters, digits and '_', got {name!r}")
     if name in RESERVED:
         raise ValueError(f"{where}: {name!r} is reserved (every item has {', '.join(RESERVED)})")
+    if declared and name == COLD_FIELD:
+        raise ValueError(f"{where}: {name!r} is reserved (an export marks cold items with it)")
     return name
 
 

@@ -172,7 +172,7 @@ class _Keys:
 def _field(origin: str, name: str, spec: object) -> FieldMapping:
     at = f"items.fields.{name}"
     try:
-        check_name(f"{origin}: {at}", name)
+        check_name(f"{origin}: {at}", name, declared=True)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if isinstance(spec, str):

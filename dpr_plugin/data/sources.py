@@ -11,8 +11,8 @@ import dataclasses
 from importlib import resources
 from pathlib import Path
 
-from dpr_plugin.data.dataset import SequenceDataset
-from dpr_plugin.data.mapped import load_mapped
+from dpr_plugin.data.dataset import ItemMeta, SequenceDataset
+from dpr_plugin.data.mapped import load_mapped, read_items
 from dpr_plugin.data.mapping import CatalogueMapping, read_mapping
 from dpr_plugin.data.mind import load_mind
 from dpr_plugin.data.split import LeaveOneOutSplit, kcore, leave_one_out
@@ -65,6 +65,21 @@ def load_dataset(spec: str) -> SequenceDataset:
         return load_mapped(preset(kind, Path(location)))
     folder = Path(location)
     return load_mind(folder / "behaviors.tsv", folder / "news.tsv")
+
+
+def load_items(spec: str) -> dict[str, ItemMeta]:
+    """Every item of a dataset's items table, with interactions or not (``bundled``,
+    ``mapping:FILE`` and the presets), by its id."""
+    kind, _, location = spec.partition(":")
+    if kind == BUNDLED and not location:
+        return read_items(preset("movielens-csv", bundled_path()).items)
+    if kind == "mapping" and location:
+        return read_items(read_mapping(Path(location)).items)
+    if kind in PRESETS and location:
+        return read_items(preset(kind, Path(location)).items)
+    raise ConfigError(
+        f"cold_items: expected 'bundled', mapping:FILE or one of {', '.join(PRESETS)}; got {spec!r}"
+    )
 
 
 def load_split(spec: str, min_user: int = 0, min_item: int = 0) -> LeaveOneOutSplit:

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from dpr_plugin.contract import EMBEDDING_DIM, ENSEMBLES
+from dpr_plugin.data.sources import load_items
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import DprError
+from dpr_plugin.export.cold import with_cold_items
 from dpr_plugin.export.onnx_export import (
     export_backbone,
     export_prompt_encoder,
@@ -89,11 +91,14 @@ def run_export(
     repository: Path,
     seed: int = 0,
     vocabulary: str = "auto",
+    cold_items: str = "",
 ) -> Manifest:
     """Exports all three models into ``repository``; returns the manifest it wrote.
 
     ``vocabulary`` (a TOML path, a bundled name or ``auto``) is resolved against the tags and
-    written beside the manifest with the encoder's embeddings of its texts.
+    written beside the manifest with the encoder's embeddings of its texts. ``cold_items``
+    (a dataset spec, e.g. ``mapping:shop.toml``): the items of its items table that were not
+    trained are appended as cold items (``export/cold.py``).
     """
     backbone, catalogue, _ = load_backbone(backbone_dir)
     tags = sorted({t for item_tags in catalogue.tags for t in item_tags})
@@ -155,10 +160,10 @@ def run_export(
             {k: f"{v:.2e}" for k, v in report.max_abs_diff.items()},
         )
         records[name] = ModelRecord(str(path.relative_to(repository)), source, metadata)
-    np.save(
-        item_table_path(repository),
-        backbone.item_vectors().detach().numpy()[1:].astype(np.float32),
-    )
+    table = backbone.item_vectors().detach().numpy()[1:].astype(np.float32)
+    if cold_items:
+        catalogue, table = with_cold_items(backbone, catalogue, table, load_items(cold_items))
+    np.save(item_table_path(repository), table)
     item_meta_path(repository).write_text(json.dumps(catalogue.to_json()))
     shutil.copy(encoder.model_dir / TOKENIZER_FILE, tokenizer_path(repository))
     write_vocabulary(resolve_vocabulary(vocabulary, tuple(tags)), encoder, repository)

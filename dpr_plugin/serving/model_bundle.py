@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from dpr_plugin.contract import PROMPT_BUCKETS, PROMPT_TOKENS
-from dpr_plugin.data.item_fields import FieldKind, ItemField
+from dpr_plugin.data.item_fields import COLD_FIELD, FieldKind, ItemField
 from dpr_plugin.default_strength import DefaultStrength
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.intent.amounts import AmountReader, field_words
@@ -68,6 +68,9 @@ class ModelBundle:
         item_years: Each item's ``year`` field (NaN where it has none), for soft eras;
             ``None`` when the catalogue declares no numeric ``year``.
         fields: The catalogue's declared fields and their kinds (``items.json``).
+        model_items: How many items (internal ids 1..model_items) the backbone was trained
+            on; the rest are cold items (``export --cold-items``): indexed and returned, but
+            not read in a history.
     """
 
     tokenizer: PromptTokenizer
@@ -80,9 +83,14 @@ class ModelBundle:
     item_vectors: np.ndarray | None = None
     item_years: np.ndarray | None = None
     fields: dict[str, FieldKind] = field(default_factory=dict)
+    model_items: int = 0
     _derived: LruCache[Hashable, tuple[Any]] = field(
         default_factory=lambda: LruCache(DERIVED_ENTRIES), compare=False, repr=False
     )
+
+    def __post_init__(self) -> None:
+        if not self.model_items:  # built without it: every item is the model's
+            object.__setattr__(self, "model_items", len(self.item_ids))
 
     @property
     def intent_reader(self) -> IntentReader:
@@ -148,7 +156,15 @@ class ModelBundle:
             item_vectors=vectors,
             item_years=years,
             fields={name: f.kind for name, f in declared.items()},
+            model_items=_trained_rows(declared.get(COLD_FIELD), len(ids)),
         )
+
+
+def _trained_rows(cold: ItemField | None, rows: int) -> int:
+    """Rows before the first cold one (an export appends cold items after the trained)."""
+    if cold is None:
+        return rows
+    return next((i for i, flag in enumerate(cold.values) if flag), rows)
 
 
 def _years(year: ItemField | None) -> np.ndarray | None:

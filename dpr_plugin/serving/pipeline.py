@@ -209,7 +209,9 @@ class SteeringPipeline:
             )
         raw_history = raw_history or ()
         lookup = self.bundle.internal_ids
-        known = [lookup[item] for item in raw_history if item in lookup]
+        seen = [lookup[item] for item in raw_history if item in lookup]
+        # a cold item (indexed from its tags after training) is not in the model's table
+        known = [i for i in seen if i <= self.bundle.model_items]
         tensors = _history_tensors(known)
         history_key = tensors[HISTORY_IDS.name].tobytes()
         cached = self._users.get(history_key) if self._users is not None else None
@@ -268,7 +270,7 @@ class SteeringPipeline:
             kept.flags.writeable = False
             self._users.put(history_key, kept)
 
-        where = self._filter(query, known, plan)
+        where = self._filter(query, seen, plan)
         items = await self._search(query, served, user, where, clock)
         clock.lap("search")
         clock.timings["total"] = (time.perf_counter() - clock.start) * 1000.0
@@ -439,13 +441,13 @@ class SteeringPipeline:
         """Stops the circuit breaker's probe."""
         await self.breaker.close()
 
-    def _filter(self, query: SteerQuery, known: list[int], plan: Plan | None) -> SearchFilter:
+    def _filter(self, query: SteerQuery, seen: list[int], plan: Plan | None) -> SearchFilter:
         """The request's filters plus the intent's (ranges, unwanted tags in HARD / HYBRID
         mode, unwanted and referenced items)."""
         lookup = self.bundle.internal_ids
         excluded = {lookup[item] for item in query.exclude_item_ids if item in lookup}
         if query.exclude_seen:
-            excluded.update(known)
+            excluded.update(seen)
         must, must_not = list(query.must), list(query.must_not)
         if plan is not None:
             must.extend(plan.must)
