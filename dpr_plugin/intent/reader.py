@@ -246,33 +246,17 @@ class IntentReader:
         taken: list[_Unit] = []
         if self.titles is not None:
             taken.extend(self._references(toks))
+        ranges = []  # (start, end, target, source): eras, then amounts
         if self.newest_year is not None:
             for era in find_eras(flat(prompt), self.newest_year):
-                if any(era.start < u.end and u.start < era.end for u in taken):
-                    continue
-                taken.append(
-                    _Unit(
-                        "target",
-                        prompt[era.start : era.end],
-                        era.start,
-                        era.end,
-                        RangeTarget(self.range_field, era.gte, era.lte),
-                        Source.ERA,
-                    )
-                )
+                target = RangeTarget(self.range_field, era.gte, era.lte)
+                ranges.append((era.start, era.end, target, Source.ERA))
         for amount in self.amounts.find(flat(prompt)) if self.amounts is not None else ():
-            if any(amount.start < u.end and u.start < amount.end for u in taken):
-                continue
-            taken.append(
-                _Unit(
-                    "target",
-                    prompt[amount.start : amount.end],
-                    amount.start,
-                    amount.end,
-                    RangeTarget(amount.field, amount.gte, amount.lte),
-                    Source.AMOUNT,
-                )
-            )
+            target = RangeTarget(amount.field, amount.gte, amount.lte)
+            ranges.append((amount.start, amount.end, target, Source.AMOUNT))
+        for start, end, target, source in ranges:
+            if not any(start < u.end and u.start < end for u in taken):
+                taken.append(_Unit("target", prompt[start:end], start, end, target, source))
         units: list[_Unit] = []
         run: list[Token] = []
         taken.sort(key=lambda u: u.start)

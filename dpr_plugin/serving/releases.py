@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dpr_plugin.errors import ConfigError
-from dpr_plugin.manifest import MANIFEST_FILE, Manifest
+from dpr_plugin.manifest import MANIFEST_FILE, Manifest, read_json_object
 from dpr_plugin.serving.settings import ServeSettings
 
 POINTER = "releases.json"
@@ -98,12 +98,7 @@ class ReleaseStore:
         path = self.root / POINTER
         if not path.is_file():
             return {}
-        try:
-            body = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"releases: {path} is not JSON: {exc.msg}") from None
-        if not isinstance(body, dict):
-            raise ConfigError(f"releases: {path} must be an object")
+        body = read_json_object(path, "releases")
         return {k: str(v) for k, v in body.items() if k in ("current", "previous") and v}
 
     def current(self) -> Release:
