@@ -52,6 +52,8 @@ def catalogue(scale: float = 1.0, seed: int = 0) -> tuple[list[IndexedItem], np.
                 "title": f"Movie {i + 1}",
                 "tags": [TAGS[i % 3]] + ([TAGS[(i + 1) % 3]] if i % 5 == 0 else []),
                 "year": 1980 + i % 40,
+                # a catalogue's own fields; every 7th item lacks them
+                **({} if i % 7 == 0 else {"price": 5.25 + (i * 7) % 50, "brand": f"b{i % 4}"}),
             },
         )
         for i in range(N)
@@ -121,8 +123,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     asyncio.run(made.index.close())
 
 
+FIELDS = {**CATALOGUE_FIELDS, "price": "float", "brand": "keyword"}
+"""What a catalogue that declares its own fields is indexed with."""
+
+
 def build(b: Backend, items: list[IndexedItem]) -> str:
-    return asyncio.run(b.builder.build(items, DIM, CATALOGUE_FIELDS))
+    return asyncio.run(b.builder.build(items, DIM, FIELDS))
 
 
 @pytest.fixture(scope="module", params=["edge", "edge-hnsw", "server", "server-hnsw"])
@@ -192,6 +198,18 @@ CASES: dict[str, tuple[SearchFilter, Callable[[IndexedItem], bool]]] = {
     "match on the integer year": (
         SearchFilter(must=(Match("year", (1985, 2001)),)),
         lambda i: i.payload["year"] in (1985, 2001),
+    ),
+    "range on a declared float field": (
+        SearchFilter(must=(Range("price", gte=10.25, lte=30.25),)),
+        lambda i: 10.25 <= i.payload.get("price", -1) <= 30.25,
+    ),
+    "must_not a float range (items without the field pass)": (
+        SearchFilter(must_not=(Range("price", gte=20),)),
+        lambda i: i.payload.get("price", 0) < 20,
+    ),
+    "must a declared keyword": (
+        SearchFilter(must=(Match("brand", ("b1", "b3")),)),
+        lambda i: i.payload.get("brand") in ("b1", "b3"),
     ),
     "exclude_ids": (
         SearchFilter(exclude_ids=frozenset(range(1, 120))),
@@ -345,7 +363,7 @@ def test_info_describes_the_served_generation_until_closed(backend: Backend) -> 
     generation = build(backend, items)
     info = asyncio.run(backend.index.info())
     assert (info.points, info.dim, info.generation) == (N, DIM, generation)
-    assert info.fields == CATALOGUE_FIELDS
+    assert info.fields == FIELDS
     asyncio.run(backend.index.close())
     with pytest.raises(IndexUnavailableError):
         search(backend, np.ones(DIM, np.float32))
@@ -616,3 +634,20 @@ def test_edge_auto_builds_a_graph_from_exact_below_points(tmp_path: Path) -> Non
 def test_ann_settings_name_the_bad_field(field: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         AnnSettings(**{field: value})
+
+
+def test_a_generation_built_from_another_model_is_never_searched(backend: Backend) -> None:
+    """The reader of model A refuses a generation recorded as built from model B: at start
+    (unavailable), and, on the embedded engine, after a rebuild from the wrong export (the
+    previous generation stays served)."""
+    items, table = catalogue()
+    backend.index.model_version = "model-a"  # type: ignore[attr-defined]
+    asyncio.run(backend.builder.build(items, DIM, FIELDS, "model-b"))
+    with pytest.raises(IndexUnavailableError, match="built from model model-b, the service"):
+        search(backend, table[0])
+    served = asyncio.run(backend.builder.build(items, DIM, FIELDS, "model-a"))
+    assert asyncio.run(backend.index.info()).model_version == "model-a"
+    assert search(backend, table[0])[0].item_id == brute_force(table, items, table[0], bool, 1)[0]
+    if backend.kind == "edge":
+        asyncio.run(backend.builder.build(items, DIM, FIELDS, "model-b"))
+        assert asyncio.run(backend.index.info()).generation == served
