@@ -19,10 +19,10 @@ from dpr_plugin.models.factory import build_backbone
 from dpr_plugin.training.backbone_trainer import (
     SAMPLED_ABOVE,
     TrainConfig,
-    expected_counts,
     next_item_loss,
     resolve_device,
     sampled_cross_entropy,
+    step_candidates,
     train_backbone,
 )
 from dpr_plugin.training.batches import batches, training_windows
@@ -99,12 +99,48 @@ def test_auto_loss_is_the_full_softmax_up_to_the_threshold() -> None:
     assert not TrainConfig(loss="full").sampled_for(10**7)
 
 
-def test_q_is_the_expected_count_among_the_step_candidates() -> None:
-    gold = torch.tensor([1, 1, 1, 2])  # this step's targets: item 1 three times, item 2 once
-    expected = expected_counts(gold, num_items=4, negatives=8)(torch.arange(1, 5)).numpy()
-    assert expected.sum() == pytest.approx(8.0)  # 4 drawn from the targets + 4 uniform
-    assert expected[0] == pytest.approx(4 * 0.75 + 1) and expected[1] == pytest.approx(2.0)
-    assert expected[2] == expected[3] == pytest.approx(1.0)  # uniform draws only
+def test_step_candidates_are_the_step_targets_then_uniform_items_without_replacement() -> None:
+    gold = torch.tensor([1, 1, 3, 3, 3])  # this step's targets: items 1 and 3
+    for seed in range(20):
+        candidates, log_q = step_candidates(gold, 10, 4, torch.Generator().manual_seed(seed))
+        assert candidates[:2].tolist() == [1, 3] and log_q[:2].tolist() == [0.0, 0.0]
+        uniform = candidates[2:]
+        assert len(uniform) == 4 and len(set(uniform.tolist())) == 4  # no duplicates
+        assert not set(uniform.tolist()) & {1, 3} and all(1 <= i <= 10 for i in uniform.tolist())
+        # each of the 8 other items is drawn with probability 4 / 8
+        assert log_q[2:] == pytest.approx([math.log(4 / 8)] * 4)
+    # each non-target item is drawn about as often as its probability says
+    generator, counts = torch.Generator().manual_seed(0), torch.zeros(11)
+    for _ in range(2000):
+        counts[step_candidates(gold, 10, 4, generator)[0]] += 1
+    assert counts[[1, 3]].tolist() == [2000, 2000]
+    assert (counts[[2, 4, 5, 6, 7, 8, 9, 10]] / 2000).tolist() == pytest.approx([0.5] * 8, abs=0.04)
+    # fewer items left than asked for: every item once, no correction
+    candidates, log_q = step_candidates(gold, 5, 10, torch.Generator().manual_seed(0))
+    assert sorted(candidates.tolist()) == [1, 2, 3, 4, 5] and log_q.abs().max() == 0
+
+
+def test_the_corrected_candidates_estimate_the_full_denominator_without_bias() -> None:
+    torch.manual_seed(0)
+    scores = torch.randn(31)  # score of items 1..30 (index 0 unused)
+    gold = torch.tensor([2, 2, 7, 9])
+    generator, total, draws = torch.Generator().manual_seed(1), 0.0, 2000
+    for _ in range(draws):
+        candidates, log_q = step_candidates(gold, 30, 5, generator)
+        total += torch.exp(scores[candidates] - log_q).sum().item()
+    assert total / draws == pytest.approx(torch.exp(scores[1:]).sum().item(), rel=0.02)
+
+
+def test_the_sampled_loss_is_the_full_softmax_when_every_item_is_drawn() -> None:
+    torch.manual_seed(0)
+    config = BackboneConfig(kind="sasrec", num_items=12, hidden_dim=8, max_len=6, num_layers=1)
+    model = build_backbone(config).eval()
+    inputs, targets = torch.randint(1, 13, (3, 6)), torch.randint(1, 13, (3, 6))
+    cfg = TrainConfig(loss="sampled", negatives=12)  # more than the items outside the targets
+    generator = torch.Generator().manual_seed(0)
+    sampled = next_item_loss(model, inputs, targets, cfg, generator, sampled=True)
+    full = next_item_loss(model, inputs, targets, cfg, generator, sampled=False)
+    assert sampled.item() == pytest.approx(full.item(), rel=1e-5)
 
 
 def test_the_sampled_loss_is_the_full_softmax_when_every_item_is_a_candidate() -> None:
@@ -124,13 +160,26 @@ def test_the_sampled_loss_corrects_each_logit_by_log_q_and_masks_the_gold_item()
     table = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     h, gold = torch.tensor([[2.0, 1.0]]), torch.tensor([1])
     candidates = torch.tensor([1, 2, 3, 3])  # the gold item drawn too: masked
-    q = torch.tensor([1.0, 2.0, 1.0, 4.0])  # expected counts by item id
+    q = torch.tensor([1.0, 2.0, 1.0, 4.0])  # the correction's argument, by item id
     loss = sampled_cross_entropy(
         h, gold, candidates, lambda ids: table[ids], torch.log(q[gold]), torch.log(q[candidates])
     )
     # by hand: gold 2 - log 2; item 2: 1 - log 1; item 3 (twice): 3 - log 4
     logits = [2 - math.log(2), 1 - 0.0, 3 - math.log(4), 3 - math.log(4)]
     by_hand = -logits[0] + math.log(sum(math.exp(x) for x in logits))
+    assert loss.item() == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_the_step_targets_are_uncorrected_and_the_uniform_items_corrected_by_hand() -> None:
+    table = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]])
+    h, gold = torch.tensor([[2.0, 1.0], [0.0, 1.0]]), torch.tensor([1, 3])
+    # the step's targets 1 and 3 (certain), then 1 of the 2 other items, here item 4: p = 1/2
+    candidates, log_q = torch.tensor([1, 3, 4]), torch.log(torch.tensor([1.0, 1.0, 0.5]))
+    loss = sampled_cross_entropy(h, gold, candidates, lambda ids: table[ids], torch.zeros(2), log_q)
+    # row 1: gold item 1 (2), item 3 (3), item 4 (-2 + log 2); row 2: gold 3 (1), item 1 (0),
+    # item 4 (0 + log 2); each row's own target masked among the candidates
+    rows = [[2, 3, -2 + math.log(2)], [1, 0, math.log(2)]]
+    by_hand = sum(-r[0] + math.log(sum(math.exp(x) for x in r)) for r in rows) / 2
     assert loss.item() == pytest.approx(by_hand, rel=1e-6)
 
 
