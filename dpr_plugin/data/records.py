@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,39 +38,9 @@ def split_fields(
         yield number, fields
 
 
-def csv_rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
-    """Yields (line number, fields) of a UTF-8 CSV file whose header must equal ``header``."""
-    lines = (line for _, line in open_checked(path, "utf-8"))
-    reader = csv.reader(lines)
-    try:
-        first = next(reader)
-    except StopIteration:
-        raise DataFormatError(path, 1, "empty file, expected a header line") from None
-    if tuple(f.strip() for f in first) != header:
-        raise DataFormatError(
-            path, 1, f"expected header {','.join(header)}, found {','.join(first)}"
-        )
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise DataFormatError(
-                path, reader.line_num, f"expected {len(header)} fields, found {len(row)}"
-            )
-        yield reader.line_num, row
-
-
 def parse_int(path: Path, line: int, name: str, value: str) -> int:
     """Parses an integer field or raises a DataFormatError naming the field."""
     try:
         return int(value)
     except ValueError:
         raise DataFormatError(path, line, f"field {name!r} is not an integer: {value!r}") from None
-
-
-def parse_float(path: Path, line: int, name: str, value: str) -> float:
-    """Parses a float field or raises a DataFormatError naming the field."""
-    try:
-        return float(value)
-    except ValueError:
-        raise DataFormatError(path, line, f"field {name!r} is not a number: {value!r}") from None

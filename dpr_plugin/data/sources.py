@@ -40,6 +40,24 @@ def preset(kind: str, folder: Path) -> CatalogueMapping:
     return mapping
 
 
+def _mapping_of(spec: str, setting: str = "dataset") -> CatalogueMapping | None:
+    """The mapping a ``bundled``, ``mapping:FILE`` or preset spec names; ``None`` for
+    ``mind:DIR``; a ConfigError starting with ``setting`` for anything else."""
+    kind, _, location = spec.partition(":")
+    if kind == BUNDLED and not location:
+        return preset("movielens-csv", bundled_path())
+    if kind not in FORMATS or not location:
+        raise ConfigError(
+            f"{setting}: expected 'bundled' or FORMAT:PATH with FORMAT in "
+            f"{', '.join(FORMATS[1:])}; got {spec!r}"
+        )
+    if kind == "mapping":
+        return read_mapping(Path(location))
+    if kind in PRESETS:
+        return preset(kind, Path(location))
+    return None
+
+
 def load_dataset(spec: str) -> SequenceDataset:
     """Loads a dataset from ``FORMAT:PATH`` (or ``bundled``).
 
@@ -51,35 +69,23 @@ def load_dataset(spec: str) -> SequenceDataset:
         ``movielens-csv:DIR``: ``ratings.csv`` + ``movies.csv`` in DIR.
         ``mind:DIR``: ``behaviors.tsv`` + ``news.tsv`` in DIR.
     """
-    kind, _, location = spec.partition(":")
-    if kind == BUNDLED and not location:
-        return load_mapped(preset("movielens-csv", bundled_path()))
-    if kind not in FORMATS or not location:
-        raise ConfigError(
-            f"dataset: expected 'bundled' or FORMAT:PATH with FORMAT in {', '.join(FORMATS[1:])}; "
-            f"got {spec!r}"
-        )
-    if kind == "mapping":
-        return load_mapped(read_mapping(Path(location)))
-    if kind in PRESETS:
-        return load_mapped(preset(kind, Path(location)))
-    folder = Path(location)
+    mapping = _mapping_of(spec)
+    if mapping is not None:
+        return load_mapped(mapping)
+    folder = Path(spec.partition(":")[2])
     return load_mind(folder / "behaviors.tsv", folder / "news.tsv")
 
 
 def load_items(spec: str) -> dict[str, ItemMeta]:
     """Every item of a dataset's items table, with interactions or not (``bundled``,
     ``mapping:FILE`` and the presets), by its id."""
-    kind, _, location = spec.partition(":")
-    if kind == BUNDLED and not location:
-        return read_items(preset("movielens-csv", bundled_path()).items)
-    if kind == "mapping" and location:
-        return read_items(read_mapping(Path(location)).items)
-    if kind in PRESETS and location:
-        return read_items(preset(kind, Path(location)).items)
-    raise ConfigError(
-        f"cold_items: expected 'bundled', mapping:FILE or one of {', '.join(PRESETS)}; got {spec!r}"
-    )
+    mapping = _mapping_of(spec, "cold_items")
+    if mapping is None:
+        raise ConfigError(
+            f"cold_items: expected 'bundled', mapping:FILE or one of {', '.join(PRESETS)}; "
+            f"got {spec!r}"
+        )
+    return read_items(mapping.items)
 
 
 def load_split(spec: str, min_user: int = 0, min_item: int = 0) -> LeaveOneOutSplit:
