@@ -42,22 +42,16 @@ def _check(settings, number: str):  # -> Release
     release = ReleaseStore(Path(settings.releases)).release(number)
     mine = release.settings(settings)
 
-    async def served_model() -> str:
+    async def check() -> None:
         index = open_index(
             mine.qdrant_url, mine.qdrant_alias, Path(mine.index_dir), 10.0, release.model_version
         )
         try:
-            return (await index.info()).model_version
+            release.check_index(await index.info())
         finally:
             await index.close()
 
-    built_from = asyncio.run(served_model())
-    if built_from != release.model_version:
-        raise ConfigError(
-            f"release {number}: its index records model {built_from or '(none)'}, its export is "
-            f"model {release.model_version}; rebuild it: dpr index --repository "
-            f"{release.repository} --index-dir {release.index_dir}"
-        )
+    asyncio.run(check())
     return release
 
 

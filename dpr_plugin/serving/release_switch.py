@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from dpr_plugin.errors import ConfigError
 from dpr_plugin.serving.components import ServingComponents, build_components
 from dpr_plugin.serving.history.base import HistoryStore
 from dpr_plugin.serving.inference.factory import TritonLauncher
@@ -76,13 +75,8 @@ class ReleaseSwitch:
             release.settings(self.settings), self.metrics, self.launcher, history=history
         )
         try:
-            info = await components.index.info()  # refuses a generation of another model
-            if info.model_version != release.model_version:
-                raise ConfigError(
-                    f"release {release.number}: index generation {info.generation} records "
-                    f"model {info.model_version or '(none)'}, the release's export is model "
-                    f"{release.model_version} (build its index: dpr release add / dpr index)"
-                )
+            # the reader refuses a generation of another model; this, one that records none
+            release.check_index(await components.index.info())
         except BaseException:
             await components.close(keep_history=history is not None)
             raise

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from dpr_plugin.errors import ConfigError
 from dpr_plugin.manifest import MANIFEST_FILE, Manifest, read_json_object
+from dpr_plugin.serving.index.base import IndexInfo
 from dpr_plugin.serving.settings import ServeSettings
 
 POINTER = "releases.json"
@@ -58,6 +59,17 @@ class Release:
     def alias(self, base: str) -> str:
         """Its collection alias on a Qdrant server."""
         return f"{base}-{self.number}"
+
+    def check_index(self, info: IndexInfo) -> None:
+        """ConfigError unless ``info`` (its index's served generation) records this release's
+        own model version."""
+        if info.model_version != self.model_version:
+            raise ConfigError(
+                f"release {self.number}: index generation {info.generation} records model "
+                f"{info.model_version or '(none)'}, the release's export is model "
+                f"{self.model_version}; rebuild it: dpr index --repository {self.repository} "
+                f"--index-dir {self.index_dir}"
+            )
 
     def settings(self, settings: ServeSettings) -> ServeSettings:
         """``settings`` pointed at this release's export and index."""
@@ -130,12 +142,13 @@ class ReleaseStore:
         """Makes ``number`` current (the current one becomes previous); the caller checks the
         release first (``dpr release activate`` does)."""
         release = self.release(number)
-        old = self.pointer().get("current")
+        pointer = self.pointer()
+        old = pointer.get("current")
         body = {"current": release.number}
         if old is not None and old != release.number:
             body["previous"] = old
-        elif "previous" in self.pointer():
-            body["previous"] = self.pointer()["previous"]
+        elif "previous" in pointer:
+            body["previous"] = pointer["previous"]
         fd, tmp = tempfile.mkstemp(prefix=".releases.", dir=self.root)
         with os.fdopen(fd, "w") as handle:
             json.dump(body, handle)
